@@ -1,0 +1,74 @@
+import { randomUUID } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
+import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import Fastify, { type FastifyServerOptions } from 'fastify'
+import type { Config } from './config.js'
+import authPlugin from './plugins/auth.js'
+import configPlugin from './plugins/config.js'
+import errorsPlugin from './plugins/errors.js'
+import metricsPlugin from './plugins/metrics.js'
+import mysqlPlugin from './plugins/mysql.js'
+import openapiPlugin from './plugins/openapi.js'
+import pollEventsPlugin from './plugins/poll-events.js'
+import rateLimitPlugin from './plugins/rate-limit.js'
+import redisPlugin from './plugins/redis.js'
+import securityPlugin from './plugins/security.js'
+import sessionPlugin from './plugins/session.js'
+import authRoutes from './routes/auth.js'
+import healthRoutes from './routes/health.js'
+import pollEventRoutes from './routes/poll-events.js'
+import pollRoutes from './routes/polls.js'
+import { ErrorResponse } from './schemas/common.js'
+
+export interface BuildOptions {
+  // Who may set X-Forwarded-*: server.ts passes the proxy rule for how it listens.
+  trustProxy?: FastifyServerOptions['trustProxy']
+  logger?: FastifyServerOptions['logger']
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+
+// Builds the app from a parsed config, without listening: server.ts and the tests share it.
+export async function buildApp (config: Config, options: BuildOptions = {}) {
+  const app = Fastify({
+    logger: options.logger ?? {
+      level: config.LOG_LEVEL,
+      // Belt and braces: no serializer below logs headers or bodies, but if one ever does,
+      // credentials still never reach a log line.
+      redact: ['req.headers.cookie', 'req.headers.authorization', 'res.headers["set-cookie"]', '*.password']
+    },
+    trustProxy: options.trustProxy ?? config.TRUST_PROXY,
+    bodyLimit: 16 * 1024,
+    // Carries the proxy's X-Request-Id through, if it looks like one; otherwise makes one.
+    genReqId: (request: IncomingMessage) => {
+      const given = request.headers['x-request-id']
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
+    },
+    return503OnClosing: true
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  // Bodies are checked as sent (a number is not a string); params and queries are converted.
+  app.setValidatorCompiler(TypeBoxValidatorCompiler)
+  app.addSchema(ErrorResponse)
+  app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })
+
+  await app.register(configPlugin, { config })
+  await app.register(errorsPlugin)
+  await app.register(metricsPlugin)
+  await app.register(mysqlPlugin)
+  await app.register(redisPlugin)
+  await app.register(securityPlugin)
+  await app.register(sessionPlugin)
+  await app.register(authPlugin)
+  await app.register(rateLimitPlugin)
+  await app.register(pollEventsPlugin)
+  await app.register(openapiPlugin)
+
+  await app.register(healthRoutes)
+  await app.register(authRoutes, { prefix: '/api/auth' })
+  await app.register(pollRoutes, { prefix: '/api/polls' })
+  await app.register(pollEventRoutes, { prefix: '/api/polls' })
+  return app
+}
+
+export type App = Awaited<ReturnType<typeof buildApp>>

@@ -1,0 +1,44 @@
+// Errors the app throws on purpose. The error handler turns each into Fastify's
+// {statusCode, error, message} shape; anything else becomes a 500 that hides its details.
+export class HttpError extends Error {
+  constructor (readonly statusCode: number, message: string, readonly headers: Record<string, string> = {}) {
+    super(message)
+    this.name = 'HttpError'
+  }
+}
+
+export const badRequest = (message: string) => new HttpError(400, message)
+export const unauthorized = (message = 'Log in first') => new HttpError(401, message)
+export const forbidden = (message: string) => new HttpError(403, message)
+export const notFound = (message: string) => new HttpError(404, message)
+export const conflict = (message: string) => new HttpError(409, message)
+export const tooManyRequests = (retryAfterSeconds: number) =>
+  new HttpError(429, `Too many attempts; try again in ${retryAfterSeconds} s`, { 'retry-after': String(retryAfterSeconds) })
+
+// A dependency (MySQL or Redis) did not answer: the request fails fast with 503, and the
+// next request tries again, so the service recovers by itself when the dependency returns.
+export class DependencyUnavailableError extends HttpError {
+  constructor (readonly dependency: 'mysql' | 'redis', override readonly cause: unknown) {
+    super(503, `${dependency} is unavailable; try again shortly`, { 'retry-after': '1' })
+    this.name = 'DependencyUnavailableError'
+  }
+}
+
+const MYSQL_CONNECTION_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'EPIPE',
+  'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'ER_CON_COUNT_ERROR', 'ER_SERVER_SHUTDOWN',
+  'ER_QUERY_INTERRUPTED', 'ER_CLIENT_INTERACTION_TIMEOUT', 'POOL_CLOSED'
+])
+
+// mysql2 errors arrive wrapped by drizzle (DrizzleQueryError.cause); walk the chain.
+export function mysqlErrorCode (error: unknown): string | undefined {
+  for (let e = error as { code?: unknown, cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (typeof e.code === 'string') return e.code
+  }
+  return undefined
+}
+
+export function isMysqlUnavailable (error: unknown): boolean {
+  const code = mysqlErrorCode(error)
+  return code !== undefined && MYSQL_CONNECTION_CODES.has(code)
+}

@@ -1,0 +1,59 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { userOf } from '../plugins/auth.js'
+import { detailFor, summaryFor, tallyFor } from '../services/poll-views.js'
+import { castBallot, choicesVotedBy, closePoll, createPoll, deletePoll, listPolls, requireSnapshot } from '../services/polls.js'
+import { createSchema, getSchema, listSchema, ownerActionSchema, voteSchema } from './polls.schemas.js'
+
+const DEFAULT_PAGE_SIZE = 20
+
+const pollRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get('/', { schema: listSchema }, async (request) => {
+    const { limit = DEFAULT_PAGE_SIZE, cursor } = request.query
+    const page = await listPolls(app.db, limit, cursor === undefined ? undefined : Number(cursor))
+    const now = new Date()
+    return {
+      items: page.items.map((poll) => summaryFor(poll, request.user?.id, now)),
+      nextCursor: page.nextCursor === null ? null : String(page.nextCursor)
+    }
+  })
+
+  app.post('/', { schema: createSchema, preHandler: app.requireUser }, async (request, reply) => {
+    const user = userOf(request)
+    const pollId = await createPoll(app.db, user.id, request.body)
+    const snapshot = await requireSnapshot(app.db, pollId)
+    return reply.status(201).send(detailFor(snapshot, user.id, []))
+  })
+
+  app.get('/:id', { schema: getSchema }, async (request) => {
+    const pollId = Number(request.params.id)
+    const snapshot = await requireSnapshot(app.db, pollId)
+    const mine = request.user ? await choicesVotedBy(app.db, pollId, request.user.id) : []
+    return detailFor(snapshot, request.user?.id, mine)
+  })
+
+  app.post('/:id/votes', { schema: voteSchema, preHandler: app.requireUser }, async (request, reply) => {
+    const user = userOf(request)
+    const pollId = Number(request.params.id)
+    await castBallot(app.db, pollId, user.id, request.body.choiceIds.map(Number))
+    app.metrics.votesAccepted.inc()
+    await app.pollEvents.publish(pollId, 'vote')
+    const snapshot = await requireSnapshot(app.db, pollId)
+    return reply.status(201).send(tallyFor(snapshot, user.id))
+  })
+
+  app.post('/:id/close', { schema: ownerActionSchema, preHandler: app.requireUser }, async (request, reply) => {
+    const pollId = Number(request.params.id)
+    await closePoll(app.db, pollId, userOf(request).id)
+    await app.pollEvents.publish(pollId, 'closed')
+    return reply.status(204).send(null)
+  })
+
+  app.delete('/:id', { schema: ownerActionSchema, preHandler: app.requireUser }, async (request, reply) => {
+    const pollId = Number(request.params.id)
+    await deletePoll(app.db, pollId, userOf(request).id)
+    await app.pollEvents.publish(pollId, 'deleted')
+    return reply.status(204).send(null)
+  })
+}
+
+export default pollRoutes

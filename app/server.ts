@@ -1,0 +1,86 @@
+// The process: arguments, the socket or port, signals and graceful shutdown. Everything else
+// is built by buildApp, which the tests use too.
+import { chmod, lstat, unlink } from 'node:fs/promises'
+import { connect } from 'node:net'
+import { parseArgs } from 'node:util'
+import { buildApp } from './app.js'
+import { ConfigError, loadConfig } from './config.js'
+
+type Listen = { socket: string } | { port: number, host: string }
+
+function parseListen (): Listen {
+  const { values } = parseArgs({
+    options: { socket: { type: 'string' }, port: { type: 'string' }, host: { type: 'string', default: '0.0.0.0' } }
+  })
+  if (values.socket !== undefined && values.port === undefined) return { socket: values.socket }
+  const port = Number(values.port)
+  if (values.socket === undefined && Number.isInteger(port) && port >= 0 && port < 65536) return { port, host: values.host }
+  throw new ConfigError('usage: server --socket PATH | --port N [--host ADDRESS]')
+}
+
+// A socket file left by a crashed process would make listen fail with EADDRINUSE. Remove it,
+// unless a live process still answers on it.
+async function removeStaleSocket (path: string): Promise<void> {
+  const stat = await lstat(path).catch(() => null)
+  if (!stat) return
+  if (!stat.isSocket()) throw new ConfigError(`--socket ${path}: exists and is not a socket`)
+  const live = await new Promise<boolean>((resolve) => {
+    const probe = connect(path)
+    probe.once('connect', () => { probe.destroy(); resolve(true) })
+    probe.once('error', () => resolve(false))
+  })
+  if (live) throw new ConfigError(`--socket ${path}: another process is listening on it`)
+  await unlink(path)
+}
+
+async function main (): Promise<void> {
+  const listen = parseListen()
+  const config = loadConfig()
+  const app = await buildApp(config, {
+    // On a unix socket the only peer is the proxy (the socket's file mode decides who may
+    // connect), so its X-Forwarded-* headers are believed for one hop. On a port, only the
+    // addresses in TRUST_PROXY are.
+    trustProxy: 'socket' in listen ? (_address: string, hop: number) => hop === 0 : config.TRUST_PROXY
+  })
+
+  if ('socket' in listen) {
+    await removeStaleSocket(listen.socket)
+    await app.listen({ path: listen.socket })
+    await chmod(listen.socket, Number.parseInt(config.SOCKET_MODE, 8))
+  } else {
+    await app.listen({ port: listen.port, host: listen.host })
+  }
+
+  let stopping = false
+  const stop = async (signal: string) => {
+    if (stopping) return
+    stopping = true
+    app.log.info({ signal }, 'shutting down: finishing in-flight requests')
+    const deadline = setTimeout(() => {
+      app.log.error('in-flight requests did not finish within SHUTDOWN_TIMEOUT_MS; exiting anyway')
+      process.exit(1)
+    }, config.SHUTDOWN_TIMEOUT_MS)
+    deadline.unref()
+    try {
+      // Marks /readyz 503, ends event streams, stops accepting, waits for in-flight
+      // requests, then closes the MySQL pool and Redis clients.
+      await app.close()
+      if ('socket' in listen) await unlink(listen.socket).catch(() => {})
+      process.exit(0)
+    } catch (error) {
+      app.log.error({ err: error }, 'shutdown failed')
+      process.exit(1)
+    }
+  }
+  process.once('SIGTERM', () => { void stop('SIGTERM') })
+  process.once('SIGINT', () => { void stop('SIGINT') })
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    console.error(error.message)
+  } else {
+    console.error('failed to start:', error)
+  }
+  process.exit(1)
+})

@@ -1,0 +1,199 @@
+import { and, asc, desc, eq, inArray, lt, sql } from 'drizzle-orm'
+import { ballotChoices, ballots, choices, polls, users } from '../../db/schema/index.js'
+import { badRequest, conflict, forbidden, mysqlErrorCode, notFound } from '../errors.js'
+import type { Database } from '../plugins/mysql.js'
+
+// The rules of a poll live here: who sees results, when it is open, what a valid ballot is.
+// The database enforces the same rules (unique ballot key, foreign keys from a ballot's
+// choices to its poll, and the open check inside the insert), so no race gets past them.
+
+type Visibility = 'always' | 'afterClose'
+
+export interface PollRow {
+  id: number
+  ownerId: number
+  ownerName: string
+  question: string
+  maxChoices: number
+  resultsVisibility: Visibility
+  closesAt: Date | null
+  closedAt: Date | null
+  createdAt: Date
+  totalVotes: number
+}
+
+export interface ChoiceCount {
+  id: number
+  label: string
+  votes: number
+}
+
+export interface PollSnapshot {
+  poll: PollRow
+  choices: ChoiceCount[]
+}
+
+export interface NewPoll {
+  question: string
+  choices: string[]
+  maxChoices?: number | undefined
+  closesAt?: string | undefined
+  resultsVisibility?: Visibility | undefined
+}
+
+export function isOpen (poll: Pick<PollRow, 'closedAt' | 'closesAt'>, now = new Date()): boolean {
+  return poll.closedAt === null && (poll.closesAt === null || poll.closesAt > now)
+}
+
+export function resultsVisibleTo (poll: PollRow, viewerId: number | undefined, now = new Date()): boolean {
+  return poll.resultsVisibility === 'always' || poll.ownerId === viewerId || !isOpen(poll, now)
+}
+
+// The moment the poll stopped taking votes, if it has.
+export function closedAt (poll: Pick<PollRow, 'closedAt' | 'closesAt'>, now = new Date()): Date | null {
+  if (poll.closedAt) return poll.closedAt
+  return poll.closesAt && poll.closesAt <= now ? poll.closesAt : null
+}
+
+const pollColumns = {
+  id: polls.id,
+  ownerId: polls.ownerId,
+  ownerName: users.username,
+  question: polls.question,
+  maxChoices: polls.maxChoices,
+  resultsVisibility: polls.resultsVisibility,
+  closesAt: polls.closesAt,
+  closedAt: polls.closedAt,
+  createdAt: polls.createdAt,
+  totalVotes: sql<number>`(SELECT CAST(COALESCE(SUM(${choices.voteCount}), 0) AS UNSIGNED) FROM ${choices} WHERE ${choices.pollId} = ${polls.id})`.mapWith(Number)
+}
+
+export async function listPolls (db: Database, limit: number, cursor?: number): Promise<{ items: PollRow[], nextCursor: number | null }> {
+  const rows = await db.select(pollColumns).from(polls)
+    .innerJoin(users, eq(users.id, polls.ownerId))
+    .where(cursor === undefined ? undefined : lt(polls.id, cursor))
+    .orderBy(desc(polls.id))
+    .limit(limit + 1)
+  const items = rows.slice(0, limit)
+  return { items, nextCursor: rows.length > limit ? items[items.length - 1]!.id : null }
+}
+
+export async function getSnapshot (db: Database, pollId: number): Promise<PollSnapshot | null> {
+  const [poll] = await db.select(pollColumns).from(polls)
+    .innerJoin(users, eq(users.id, polls.ownerId))
+    .where(eq(polls.id, pollId))
+  if (!poll) return null
+  const counts = await db.select({ id: choices.id, label: choices.label, votes: choices.voteCount })
+    .from(choices).where(eq(choices.pollId, pollId)).orderBy(asc(choices.position))
+  return { poll, choices: counts }
+}
+
+export async function requireSnapshot (db: Database, pollId: number): Promise<PollSnapshot> {
+  const snapshot = await getSnapshot(db, pollId)
+  if (!snapshot) throw notFound('No such poll')
+  return snapshot
+}
+
+export async function choicesVotedBy (db: Database, pollId: number, userId: number): Promise<number[]> {
+  const rows = await db.select({ choiceId: ballotChoices.choiceId }).from(ballotChoices)
+    .innerJoin(ballots, eq(ballots.id, ballotChoices.ballotId))
+    .where(and(eq(ballots.pollId, pollId), eq(ballots.userId, userId)))
+  return rows.map((row) => row.choiceId)
+}
+
+export async function createPoll (db: Database, ownerId: number, input: NewPoll, now = new Date()): Promise<number> {
+  const labels = input.choices.map((label) => label.trim())
+  for (const text of [input.question, ...labels]) {
+    if (!text.isWellFormed()) throw badRequest('Text must be valid Unicode (no lone surrogates)')
+  }
+  const folded = labels.map((label) => label.normalize('NFC').toLocaleLowerCase('und'))
+  if (new Set(folded).size !== folded.length) throw badRequest('choices must be distinct')
+  const maxChoices = input.maxChoices ?? 1
+  if (maxChoices > labels.length) throw badRequest('maxChoices cannot exceed the number of choices')
+  let closesAt: Date | null = null
+  if (input.closesAt !== undefined) {
+    closesAt = new Date(input.closesAt)
+    if (Number.isNaN(closesAt.getTime())) throw badRequest('closesAt must be a date-time')
+    if (closesAt <= now) throw badRequest('closesAt must be in the future')
+  }
+
+  return db.transaction(async (tx) => {
+    const [poll] = await tx.insert(polls).values({
+      ownerId,
+      question: input.question.trim(),
+      maxChoices,
+      closesAt,
+      resultsVisibility: input.resultsVisibility ?? 'always'
+    }).$returningId()
+    await tx.insert(choices).values(labels.map((label, position) => ({ pollId: poll!.id, position, label })))
+    return poll!.id
+  })
+}
+
+export async function closePoll (db: Database, pollId: number, userId: number): Promise<void> {
+  const poll = await requireOwnedPoll(db, pollId, userId)
+  if (poll.closedAt === null) {
+    await db.update(polls).set({ closedAt: sql`CURRENT_TIMESTAMP(3)` })
+      .where(and(eq(polls.id, pollId), sql`${polls.closedAt} IS NULL`))
+  }
+}
+
+export async function deletePoll (db: Database, pollId: number, userId: number): Promise<void> {
+  await requireOwnedPoll(db, pollId, userId)
+  await db.delete(polls).where(eq(polls.id, pollId))
+}
+
+async function requireOwnedPoll (db: Database, pollId: number, userId: number) {
+  const [poll] = await db.select({ ownerId: polls.ownerId, closedAt: polls.closedAt }).from(polls).where(eq(polls.id, pollId))
+  if (!poll) throw notFound('No such poll')
+  if (poll.ownerId !== userId) throw forbidden('Only the poll\'s owner can do that')
+  return poll
+}
+
+const MAX_DEADLOCK_RETRIES = 3
+
+// Casts one ballot. Inside one transaction:
+// 1. the ballot row is inserted only if the poll is open at the database's clock; the insert
+//    reads the poll row with a shared lock, so a concurrent close waits for it, and the unique
+//    (poll, user) key refuses a second ballot;
+// 2. the chosen choices' counters are incremented (row locks keep them exact); the update
+//    only touches choices of this poll, so a foreign choice shows up as a missing row;
+// 3. the ballot's choices are recorded, with foreign keys tying each to this poll.
+export async function castBallot (db: Database, pollId: number, userId: number, choiceIds: number[]): Promise<void> {
+  const chosen = [...new Set(choiceIds)].sort((a, b) => a - b)
+  if (chosen.length !== choiceIds.length) throw badRequest('choiceIds must be distinct')
+
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await db.transaction(async (tx) => {
+        const [inserted] = await tx.execute(sql`
+          INSERT INTO ${ballots} (${sql.identifier(ballots.pollId.name)}, ${sql.identifier(ballots.userId.name)})
+          SELECT ${polls.id}, ${userId} FROM ${polls}
+          WHERE ${polls.id} = ${pollId} AND ${polls.maxChoices} >= ${chosen.length} AND ${polls.closedAt} IS NULL
+            AND (${polls.closesAt} IS NULL OR ${polls.closesAt} > CURRENT_TIMESTAMP(3))`)
+        if (inserted.affectedRows !== 1) throw await whyBallotRefused(tx, pollId, chosen.length)
+        const ballotId = inserted.insertId
+
+        const [updated] = await tx.update(choices).set({ voteCount: sql`${choices.voteCount} + 1` })
+          .where(and(eq(choices.pollId, pollId), inArray(choices.id, chosen)))
+        if (updated.affectedRows !== chosen.length) throw badRequest('Every choice must belong to this poll')
+
+        await tx.insert(ballotChoices).values(chosen.map((choiceId) => ({ ballotId, pollId, choiceId })))
+      })
+      return
+    } catch (error) {
+      const code = mysqlErrorCode(error)
+      if (code === 'ER_DUP_ENTRY') throw conflict('You have already voted in this poll')
+      if (code === 'ER_LOCK_DEADLOCK' && attempt < MAX_DEADLOCK_RETRIES) continue
+      throw error
+    }
+  }
+}
+
+async function whyBallotRefused (tx: Pick<Database, 'select'>, pollId: number, chosen: number) {
+  const [poll] = await tx.select({ maxChoices: polls.maxChoices, closedAt: polls.closedAt, closesAt: polls.closesAt })
+    .from(polls).where(eq(polls.id, pollId))
+  if (!poll) return notFound('No such poll')
+  if (chosen > poll.maxChoices) return badRequest(`Choose at most ${poll.maxChoices} choice(s)`)
+  return conflict('This poll is closed')
+}
