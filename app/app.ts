@@ -14,6 +14,7 @@ import rateLimitPlugin from './plugins/rate-limit.js'
 import redisPlugin from './plugins/redis.js'
 import securityPlugin from './plugins/security.js'
 import sessionPlugin from './plugins/session.js'
+import shutdownPlugin from './plugins/shutdown.js'
 import authRoutes from './routes/auth.js'
 import healthRoutes from './routes/health.js'
 import pollEventRoutes from './routes/poll-events.js'
@@ -54,6 +55,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
 
   await app.register(configPlugin, { config })
   await app.register(errorsPlugin)
+  await app.register(shutdownPlugin)
   await app.register(metricsPlugin)
   await app.register(mysqlPlugin)
   await app.register(redisPlugin)

@@ -16,16 +16,12 @@ function within<T> (ms: number, work: Promise<T>): Promise<T> {
 const READY_TIMEOUT_MS = 1000
 
 const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  let shuttingDown = false
-  // Set before the listener closes, so a load balancer polling /readyz stops sending new work.
-  app.addHook('preClose', async () => { shuttingDown = true })
-
   // Liveness: the process answers. It calls no dependency, so an outage elsewhere never
   // makes an orchestrator restart a healthy process.
   app.get('/healthz', { schema: { hide: true, response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => ({ status: 'ok' as const }))
 
   app.get('/readyz', { schema: { hide: true, response: { 200: ReadyResponse, 503: ReadyResponse } } }, async (_request, reply) => {
-    if (shuttingDown) return reply.status(503).send({ status: 'shutting down', failed: [] })
+    if (app.isShuttingDown()) return reply.status(503).send({ status: 'shutting down', failed: [] })
     const checks = await Promise.allSettled([
       within(READY_TIMEOUT_MS, app.db.execute(sql`SELECT 1`)),
       within(READY_TIMEOUT_MS, app.redis.ping())

@@ -38,8 +38,14 @@ const pollEventRoutes: FastifyPluginAsyncTypebox = async (app) => {
       unsubscribe()
       app.metrics.openEventStreams.dec()
       // Clients reconnect after the hinted delay, by then to a replica that is still up.
-      if (shuttingDown) res.write(`retry: ${RETRY_MS}\n: server shutting down\n\n`)
-      res.end()
+      if (shuttingDown) {
+        res.write(`retry: ${RETRY_MS}\n: server shutting down\n\n`)
+        // The connection closes with the stream, so shutdown need not wait for it to idle out.
+        const socket = res.socket
+        res.end(() => socket?.destroy())
+      } else {
+        res.end()
+      }
     }
     open.add(finish)
     app.metrics.openEventStreams.inc()

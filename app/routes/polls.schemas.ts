@@ -37,7 +37,9 @@ export const PollDetail = Type.Intersect([
 ])
 
 // Text fields reject strings that are blank or carry control characters.
-const Text = (maxLength: number) => Type.String({ minLength: 1, maxLength, pattern: '^[^\\u0000-\\u001f\\u007f]*\\S[^\\u0000-\\u001f\\u007f]*$' })
+const NO_CONTROL = '[^\\u0000-\\u001f\\u007f]'
+const VISIBLE = '[^\\s\\u0000-\\u001f\\u007f]'
+const Text = (maxLength: number) => Type.String({ minLength: 1, maxLength, pattern: `^${NO_CONTROL}*${VISIBLE}${NO_CONTROL}*$` })
 
 export const CreatePollBody = Type.Object({
   question: Text(300),
