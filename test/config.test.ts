@@ -1,8 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { ConfigError, loadConfig } from '../app/config.js'
+import { ConfigError, ConfigSchema, loadConfig } from '../app/config.js'
 
 const valid = {
   DATABASE_URL: 'mysql://app:secret@db:3306/polls',
@@ -40,5 +40,10 @@ describe('configuration', () => {
     const { SESSION_SECRET: _ignored, ...rest } = valid
     expect(loadConfig({ ...rest, SESSION_SECRET_FILE: join(dir, 'secret') }).SESSION_SECRET).toBe('f'.repeat(40))
     expect(() => loadConfig({ ...valid, SESSION_SECRET_FILE: join(dir, 'secret') })).toThrow(/both SESSION_SECRET and SESSION_SECRET_FILE/)
+  })
+
+  it('.env.example documents every variable', () => {
+    const documented = readFileSync('.env.example', 'utf8').match(/^[A-Z_]+(?==)/gm)
+    expect(documented?.sort()).toEqual(Object.keys(ConfigSchema.properties).sort())
   })
 })

@@ -1,0 +1,137 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { App } from '../app/app.js'
+import { openEventStream } from './event-stream.js'
+import { build, createPoll, registerAndLogin, type TestUser } from './helpers.js'
+
+// Two instances of the service sharing MySQL and Redis, each on its own port, as two
+// replicas behind nginx would be.
+let a: App
+let b: App
+let urlA: string
+let urlB: string
+beforeAll(async () => {
+  ;[a, b] = await Promise.all([build({ SSE_HEARTBEAT_MS: '300' }), build({ SSE_HEARTBEAT_MS: '300' })])
+  urlA = await a.listen({ port: 0, host: '127.0.0.1' })
+  urlB = await b.listen({ port: 0, host: '127.0.0.1' })
+})
+afterAll(async () => { await Promise.all([a.close(), b.close()]) })
+
+const post = (base: string, path: string, cookie: string, body: unknown) => fetch(`${base}${path}`, {
+  method: 'POST', headers: { cookie, 'content-type': 'application/json' }, body: JSON.stringify(body)
+})
+
+describe('several instances', () => {
+  it('honours on instance B a session created through instance A', async () => {
+    const user = await registerAndLogin(a, 'shared')
+    const me = await b.inject({ method: 'GET', url: '/api/auth/me', headers: { cookie: user.cookie } })
+    expect(me.statusCode).toBe(200)
+    expect(me.json().username).toBe(user.username)
+    // Logging out on B ends the session on A too.
+    expect((await b.inject({ method: 'POST', url: '/api/auth/logout', headers: { cookie: user.cookie } })).statusCode).toBe(204)
+    expect((await a.inject({ method: 'GET', url: '/api/auth/me', headers: { cookie: user.cookie } })).statusCode).toBe(401)
+  })
+
+  it('counts exactly 200 users voting at once over both instances', async () => {
+    const owner = await registerAndLogin(a, 'bulkowner')
+    const poll = await createPoll(a, owner, { choices: ['one', 'two', 'three', 'four'], maxChoices: 2 })
+    const voters: TestUser[] = []
+    for (let i = 0; i < 200; i += 20) {
+      voters.push(...await Promise.all(Array.from({ length: 20 }, (_, j) => registerAndLogin((i + j) % 2 ? a : b, 'bulk'))))
+    }
+    // Each voter picks choice (i mod 4), and every fifth voter also picks the next one.
+    const expected = [0, 0, 0, 0]
+    const ballots = voters.map((_voter, i) => {
+      const picks = i % 5 === 0 ? [i % 4, (i + 1) % 4] : [i % 4]
+      for (const pick of picks) expected[pick]!++
+      return picks.map((pick) => poll.choices[pick]!.id)
+    })
+    const responses = await Promise.all(voters.map((voter, i) => post(i % 2 ? urlA : urlB, `/api/polls/${poll.id}/votes`, voter.cookie, { choiceIds: ballots[i] })))
+    expect(responses.map((r) => r.status)).toEqual(Array(200).fill(201))
+
+    // And a second wave of the same ballots is refused in full.
+    const again = await Promise.all(voters.slice(0, 50).map((voter, i) => post(i % 2 ? urlB : urlA, `/api/polls/${poll.id}/votes`, voter.cookie, { choiceIds: ballots[i] })))
+    expect(again.map((r) => r.status)).toEqual(Array(50).fill(409))
+
+    const result = (await b.inject({ method: 'GET', url: `/api/polls/${poll.id}` })).json()
+    expect(result.choices.map((c: { votes: number }) => c.votes)).toEqual(expected)
+    expect(result.totalVotes).toBe(expected.reduce((x, y) => x + y, 0))
+  })
+
+  it('delivers a vote cast on instance A to an event stream on instance B within 1 s', async () => {
+    const owner = await registerAndLogin(a, 'streamowner')
+    const voter = await registerAndLogin(a, 'streamvoter')
+    const poll = await createPoll(a, owner)
+    const stream = await openEventStream(`${urlB}/api/polls/${poll.id}/events`)
+    try {
+      expect(stream.status).toBe(200)
+      const initial = await stream.next('tally', 2000)
+      expect(initial.data).toMatchObject({ pollId: poll.id, totalVotes: 0, isOpen: true })
+
+      const castAt = Date.now()
+      expect((await post(urlA, `/api/polls/${poll.id}/votes`, voter.cookie, { choiceIds: [poll.choices[0]!.id] })).status).toBe(201)
+      const update = await stream.next('tally', 1000, (tally) => tally.totalVotes === 1)
+      expect(update.receivedAt - castAt).toBeLessThan(1000)
+      expect(update.data.choices[0].votes).toBe(1)
+    } finally {
+      stream.close()
+    }
+  })
+
+  it('sends heartbeat comments on a quiet stream', async () => {
+    const owner = await registerAndLogin(a, 'quiet')
+    const poll = await createPoll(a, owner)
+    const stream = await openEventStream(`${urlA}/api/polls/${poll.id}/events`)
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 1000))
+      expect(stream.comments.filter((c) => c === 'heartbeat').length).toBeGreaterThanOrEqual(2)
+    } finally {
+      stream.close()
+    }
+  })
+
+  it('keeps afterClose results hidden on the stream, then sends `closed` with the counts at closesAt', async () => {
+    const owner = await registerAndLogin(a, 'hiddenowner')
+    const voter = await registerAndLogin(b, 'hiddenvoter')
+    const closesAt = new Date(Date.now() + 2000).toISOString()
+    const poll = await createPoll(a, owner, { resultsVisibility: 'afterClose', closesAt })
+    const publicStream = await openEventStream(`${urlB}/api/polls/${poll.id}/events`, { cookie: voter.cookie })
+    const ownerStream = await openEventStream(`${urlA}/api/polls/${poll.id}/events`, { cookie: owner.cookie })
+    try {
+      await publicStream.next('tally', 2000)
+      await ownerStream.next('tally', 2000)
+      expect((await post(urlB, `/api/polls/${poll.id}/votes`, voter.cookie, { choiceIds: [poll.choices[1]!.id] })).status).toBe(201)
+
+      const ownerView = await ownerStream.next('tally', 1000, (t) => t.totalVotes === 1)
+      expect(ownerView.data.choices.map((c: { votes: number }) => c.votes)).toEqual([0, 1, 0])
+      const hidden = await publicStream.next('tally', 1000)
+      expect(hidden.data).toMatchObject({ resultsVisible: false, totalVotes: null, isOpen: true })
+      expect(hidden.data.choices.every((c: { votes: unknown }) => c.votes === null)).toBe(true)
+
+      const closed = await publicStream.next('closed', 3000)
+      expect(closed.receivedAt).toBeGreaterThanOrEqual(Date.parse(closesAt))
+      expect(closed.data).toMatchObject({ isOpen: false, resultsVisible: true, totalVotes: 1 })
+      expect(closed.data.choices.map((c: { votes: number }) => c.votes)).toEqual([0, 1, 0])
+      await publicStream.ended
+    } finally {
+      publicStream.close()
+      ownerStream.close()
+    }
+  })
+
+  it('sends `closed` to streams on every instance when the owner closes the poll', async () => {
+    const owner = await registerAndLogin(a, 'closer')
+    const poll = await createPoll(a, owner)
+    const streams = await Promise.all([urlA, urlB].map((url) => openEventStream(`${url}/api/polls/${poll.id}/events`)))
+    try {
+      await Promise.all(streams.map((s) => s.next('tally', 2000)))
+      expect((await post(urlA, `/api/polls/${poll.id}/close`, owner.cookie, {})).status).toBe(204)
+      for (const stream of streams) expect((await stream.next('closed', 1000)).data.isOpen).toBe(false)
+    } finally {
+      for (const stream of streams) stream.close()
+    }
+  })
+
+  it('answers 404 for the stream of an unknown poll', async () => {
+    expect((await fetch(`${urlA}/api/polls/999999999/events`)).status).toBe(404)
+  })
+})

@@ -1,0 +1,175 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtempSync, statSync, existsSync } from 'node:fs'
+import { request as httpRequest } from 'node:http'
+import { connect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { once } from 'node:events'
+import { afterEach, describe, expect, it } from 'vitest'
+import { testEnv, uniqueName } from './helpers.js'
+
+// The real process, started as the stack starts it: `node dist/app/server.js`.
+interface Server {
+  child: ChildProcess
+  output: () => string
+  exited: Promise<number | null>
+}
+
+const running: Server[] = []
+afterEach(() => { for (const server of running.splice(0)) server.child.kill('SIGKILL') })
+
+function start (args: string[], env: Record<string, string>): Server {
+  const child = spawn(process.execPath, ['dist/app/server.js', ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout!.on('data', (chunk) => { output += chunk })
+  child.stderr!.on('data', (chunk) => { output += chunk })
+  const exited = once(child, 'exit').then(([code]) => code as number | null)
+  const server = { child, output: () => output, exited }
+  running.push(server)
+  return server
+}
+
+interface Reply { status: number, body: string }
+
+function get (target: { socketPath: string } | { port: number }, path: string, headers: Record<string, string> = {}, method = 'GET', body?: string): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ ...target, host: '127.0.0.1', path, method, headers: body ? { 'content-type': 'application/json', ...headers } : headers }, (res) => {
+      let text = ''
+      res.on('data', (chunk) => { text += chunk })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }))
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+async function waitUntilServing (server: Server, target: { socketPath: string } | { port: number }): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (server.child.exitCode !== null) throw new Error(`server exited: ${server.output()}`)
+    const reply = await get(target, '/healthz').catch(() => null)
+    if (reply?.status === 200) return
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  throw new Error(`server did not start: ${server.output()}`)
+}
+
+// Leaves a socket file behind the way a crashed process does.
+async function staleSocket (path: string): Promise<void> {
+  const holder = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(path)}, () => console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] })
+  await once(holder.stdout!, 'data')
+  holder.kill('SIGKILL')
+  await once(holder, 'exit')
+}
+
+describe('the server process', () => {
+  it('refuses a bad environment variable at start: exit 1 with a message naming it', async () => {
+    const server = start(['--port', '0'], testEnv({ DATABASE_URL: 'postgres://nope' }))
+    expect(await server.exited).toBe(1)
+    expect(server.output()).toMatch(/DATABASE_URL/)
+
+    const { SESSION_SECRET: _omitted, ...withoutSecret } = testEnv()
+    const missing = start(['--port', '0'], withoutSecret)
+    expect(await missing.exited).toBe(1)
+    expect(missing.output()).toMatch(/SESSION_SECRET: is required/)
+  })
+
+  it('listens on a unix socket with SOCKET_MODE, replacing a stale socket file, and removes it on exit', async () => {
+    const socketPath = join(mkdtempSync(join(tmpdir(), 'polls-sock-')), 'app.sock')
+    await staleSocket(socketPath)
+    expect(statSync(socketPath).isSocket()).toBe(true)
+
+    const server = start(['--socket', socketPath], testEnv({ SOCKET_MODE: '660' }))
+    await waitUntilServing(server, { socketPath })
+    const stat = statSync(socketPath)
+    expect(stat.isSocket()).toBe(true)
+    expect(stat.mode & 0o777).toBe(0o660)
+    expect((await get({ socketPath }, '/readyz')).status).toBe(200)
+
+    // A second process refuses to take over a live socket.
+    const intruder = start(['--socket', socketPath], testEnv())
+    expect(await intruder.exited).toBe(1)
+    expect(intruder.output()).toMatch(/another process is listening/)
+    expect((await get({ socketPath }, '/healthz')).status).toBe(200)
+
+    server.child.kill('SIGTERM')
+    expect(await server.exited, server.output()).toBe(0)
+    expect(existsSync(socketPath)).toBe(false)
+  })
+
+  it('on SIGTERM finishes the request in flight, ends event streams with a retry hint, then exits 0', async () => {
+    const socketPath = join(mkdtempSync(join(tmpdir(), 'polls-sock-')), 'app.sock')
+    const server = start(['--socket', socketPath], testEnv({ SHUTDOWN_TIMEOUT_MS: '10000', LOG_LEVEL: 'info' }))
+    await waitUntilServing(server, { socketPath })
+
+    // An event stream on a fresh poll.
+    const username = uniqueName('term')
+    const credentials = JSON.stringify({ username, password: 'long enough pw' })
+    expect((await get({ socketPath }, '/api/auth/register', {}, 'POST', credentials)).status).toBe(201)
+    const login = await new Promise<string>((resolve, reject) => {
+      const req = httpRequest({ socketPath, path: '/api/auth/login', method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+        res.resume()
+        resolve(String(res.headers['set-cookie']).split(';')[0]!)
+      })
+      req.on('error', reject)
+      req.end(credentials)
+    })
+    const created = await get({ socketPath }, '/api/polls', { cookie: login }, 'POST', JSON.stringify({ question: 'Shutdown?', choices: ['yes', 'no'] }))
+    const pollId = JSON.parse(created.body).id as string
+    let streamText = ''
+    const streamEnded = new Promise<void>((resolve, reject) => {
+      const req = httpRequest({ socketPath, path: `/api/polls/${pollId}/events` }, (res) => {
+        res.on('data', (chunk) => { streamText += chunk })
+        res.on('end', resolve)
+      })
+      req.on('error', reject)
+      req.end()
+    })
+    await expect.poll(() => streamText, { timeout: 2000 }).toMatch(/event: tally/)
+
+    // A request in flight: headers and half of the body sent, the rest after SIGTERM.
+    const body = JSON.stringify({ username: uniqueName('inflight'), password: 'long enough pw' })
+    const socket = connect(socketPath)
+    await once(socket, 'connect')
+    let response = ''
+    socket.on('data', (chunk) => { response += chunk })
+    socket.write(`POST /api/auth/register HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`)
+    socket.write(body.slice(0, 10))
+    await new Promise((resolve) => setTimeout(resolve, 200))
+
+    server.child.kill('SIGTERM')
+    await streamEnded
+    expect(streamText).toMatch(/retry: \d+\n: server shutting down/)
+    // The listener is closed: a new connection is refused while the old request continues.
+    await expect.poll(() => get({ socketPath }, '/healthz').then(() => 'served', () => 'refused'), { timeout: 3000 }).toBe('refused')
+    expect(server.child.exitCode).toBeNull()
+
+    socket.write(body.slice(10))
+    await once(socket, 'close')
+    expect(response).toMatch(/^HTTP\/1.1 201 Created/)
+    expect(await server.exited, server.output()).toBe(0)
+  })
+
+  it('over a unix socket takes the client address from the proxy\'s X-Forwarded-For', async () => {
+    const socketPath = join(mkdtempSync(join(tmpdir(), 'polls-sock-')), 'app.sock')
+    const server = start(['--socket', socketPath], testEnv({ AUTH_RATE_LIMIT_PER_IP: '2' }))
+    await waitUntilServing(server, { socketPath })
+    const attempt = (ip: string) => get({ socketPath }, '/api/auth/login', { 'x-forwarded-for': ip }, 'POST', JSON.stringify({ username: uniqueName('xff'), password: 'whatever1' }))
+    const ip = `198.51.100.${Math.floor(Math.random() * 250)}`
+    expect([(await attempt(ip)).status, (await attempt(ip)).status, (await attempt(ip)).status]).toEqual([401, 401, 429])
+    expect((await attempt('203.0.113.9')).status).toBe(401)
+    server.child.kill('SIGTERM')
+    expect(await server.exited, server.output()).toBe(0)
+  })
+
+  it('on a port believes X-Forwarded-For only from TRUST_PROXY addresses', async () => {
+    const port = 20000 + Math.floor(Math.random() * 20000)
+    const server = start(['--port', String(port), '--host', '127.0.0.1'], testEnv({ AUTH_RATE_LIMIT_PER_IP: '2', TRUST_PROXY: '10.1.1.1' }))
+    await waitUntilServing(server, { port })
+    // 127.0.0.1 is not a trusted proxy, so the forged addresses all count as 127.0.0.1.
+    const attempt = (ip: string) => get({ port }, '/api/auth/login', { 'x-forwarded-for': ip }, 'POST', JSON.stringify({ username: uniqueName('xff'), password: 'whatever1' }))
+    const statuses = [(await attempt('192.0.2.1')).status, (await attempt('192.0.2.2')).status, (await attempt('192.0.2.3')).status]
+    expect(statuses).toContain(429)
+    server.child.kill('SIGTERM')
+    expect(await server.exited, server.output()).toBe(0)
+  })
+})
