@@ -45,7 +45,9 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
       const given = request.headers['x-request-id']
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
     },
-    return503OnClosing: true
+    // Requests that reach a closing instance on an open connection are served, not refused:
+    // the shutdown plugin makes each such response close its connection.
+    return503OnClosing: false
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   // Bodies are checked as sent (a number is not a string); params and queries are converted.

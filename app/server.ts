@@ -2,11 +2,15 @@
 // is built by buildApp, which the tests use too.
 import { chmod, lstat, unlink } from 'node:fs/promises'
 import { connect } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig } from './config.js'
 
 type Listen = { socket: string } | { port: number, host: string }
+
+// Longer than nginx's watcher takes to notice a socket is gone and reload (about 1 s).
+const SOCKET_DRAIN_MS = 2000
 
 function parseListen (): Listen {
   const { values } = parseArgs({
@@ -62,10 +66,18 @@ async function main (): Promise<void> {
     }, config.SHUTDOWN_TIMEOUT_MS)
     deadline.unref()
     try {
-      // Marks /readyz 503, ends event streams, stops accepting, waits for in-flight
-      // requests, then closes the MySQL pool and Redis clients.
+      app.startShutdown()
+      if ('socket' in listen) {
+        // Remove the socket first: new connections then fail at once and nginx passes those
+        // requests to another replica (safe even for a POST, as nothing was sent), while its
+        // watcher drops this replica. Requests on connections already open are still served
+        // during the drain, each response closing its connection.
+        await unlink(listen.socket).catch(() => {})
+        await sleep(SOCKET_DRAIN_MS)
+      }
+      // Ends event streams, stops accepting, waits for in-flight requests, then closes the
+      // MySQL pool and Redis clients.
       await app.close()
-      if ('socket' in listen) await unlink(listen.socket).catch(() => {})
       process.exit(0)
     } catch (error) {
       app.log.error({ err: error }, 'shutdown failed')

@@ -2,15 +2,19 @@ import fp from 'fastify-plugin'
 
 declare module 'fastify' {
   interface FastifyInstance {
+    // Starts graceful shutdown before app.close(): readiness fails and every response
+    // closes its connection, while requests are still served.
+    startShutdown: () => void
     isShuttingDown: () => boolean
   }
 }
 
-// Graceful shutdown as the app sees it: from app.close() on, /readyz answers 503, and every
-// response still going out (to requests that were in flight) closes its connection, so the
-// server need not wait for keep-alive connections to idle out.
+// From shutdown on, /readyz answers 503, and every response still going out closes its
+// connection, so a proxy stops reusing kept-alive connections to this instance and the
+// server need not wait for them to idle out.
 export default fp(async (app) => {
   let shuttingDown = false
+  app.decorate('startShutdown', () => { shuttingDown = true })
   app.decorate('isShuttingDown', () => shuttingDown)
   app.addHook('preClose', async () => { shuttingDown = true })
   app.addHook('onSend', async (_request, reply) => {
