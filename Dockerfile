@@ -1,0 +1,77 @@
+# One Dockerfile, two images:
+#   --target app    the polls service (also runs the one-shot secrets and migrate services)
+#   --target nginx  the proxy with the static web page
+# Every stage is Debian bookworm, so argon2's native binary built here runs in the runtime.
+# Offline hosts swap the base images by build argument (scripts/offline-images/offline.env).
+
+ARG NODE_IMAGE=node:24-bookworm-slim
+ARG DEBIAN_IMAGE=debian:bookworm-slim
+
+# --- dependencies, with dev tools for the build -----------------------------------------
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /src
+COPY package.json package-lock.json ./
+# A TLS-intercepting proxy's CA arrives as an optional build secret: it is used for this
+# command only and never stored in a layer. The npm cache mount makes rebuilds fast.
+RUN --mount=type=secret,id=build_ca,required=false \
+    --mount=type=cache,target=/root/.npm \
+    if [ -s /run/secrets/build_ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/build_ca; fi; \
+    npm ci --no-audit --no-fund
+
+# --- compile TypeScript -------------------------------------------------------------------
+FROM deps AS build
+COPY tsconfig.json tsconfig.build.json ./
+COPY app app
+COPY db db
+COPY scripts/*.ts scripts/
+RUN npm run build
+
+# --- production dependencies only -----------------------------------------------------------
+FROM ${NODE_IMAGE} AS prod-deps
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN --mount=type=secret,id=build_ca,required=false \
+    --mount=type=cache,target=/root/.npm \
+    if [ -s /run/secrets/build_ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/build_ca; fi; \
+    npm ci --omit=dev --no-audit --no-fund
+
+# --- the app runtime ----------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS app
+# tini as PID 1 forwards signals to node and reaps zombies.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tini \
+ && rm -rf /var/lib/apt/lists/*
+# Fixed ids: the app's user, and a group shared with nginx's user so nginx may connect to the
+# sockets (mode 660). The socket and secrets folders are owned here so that named volumes
+# mounted on them start with the right owner.
+RUN groupadd --gid 10001 polls \
+ && useradd --uid 10001 --gid polls --no-create-home --shell /usr/sbin/nologin polls \
+ && install -d -o 10001 -g 10001 -m 2770 /run/polls \
+ && install -d -o 10001 -g 10001 -m 0700 /run/polls-secrets
+WORKDIR /app
+COPY --from=prod-deps /src/node_modules node_modules
+COPY --from=build /src/dist dist
+COPY db/migrations db/migrations
+COPY package.json ./
+ENV NODE_ENV=production
+USER 10001:10001
+ENTRYPOINT ["/usr/bin/tini", "--"]
+CMD ["node", "dist/app/server.js", "--port", "3000"]
+
+# --- nginx --------------------------------------------------------------------------------
+FROM ${DEBIAN_IMAGE} AS nginx
+# netcat-openbsd probes the replicas' sockets (see nginx/entrypoint.sh).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends nginx-light netcat-openbsd tini \
+ && rm -rf /var/lib/apt/lists/* /etc/nginx/sites-enabled /etc/nginx/conf.d/* /var/www/html
+# Runs unprivileged: primary group 10001 is the app's, for the sockets; port 8080 needs no
+# capability. The socket folder matches the app image's, whichever container mounts it first.
+RUN groupadd --gid 10001 polls \
+ && useradd --uid 10002 --gid polls --no-create-home --shell /usr/sbin/nologin nginx \
+ && install -d -o 10001 -g 10001 -m 2770 /run/polls
+COPY nginx/nginx.conf /etc/nginx/nginx.conf
+COPY nginx/entrypoint.sh /usr/local/bin/nginx-entrypoint
+COPY nginx/static /usr/share/polls
+USER 10002:10001
+EXPOSE 8080
+ENTRYPOINT ["/usr/bin/tini", "--", "nginx-entrypoint"]

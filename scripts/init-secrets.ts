@@ -1,0 +1,65 @@
+// One-shot, on every `docker compose up`: makes sure the secrets volume holds every secret the
+// stack needs. A value the user supplies in the environment is written; otherwise a secret
+// already on the volume is kept; otherwise a random one is generated. Nothing secret is ever
+// committed or passed on a command line.
+//
+// Layout: one folder per consumer, each mounted only into that service:
+//   mysql/    root_password, app_password, migrator_password   (the MySQL container's init)
+//   app/      database_url, session_secret                     (the app replicas)
+//   migrate/  database_url                                      (the migrate service)
+// MySQL takes its passwords only at its first start: a password supplied later must be
+// changed in MySQL too.
+import { randomBytes } from 'node:crypto'
+import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { Type } from 'typebox'
+import { ConfigError, loadConfig } from '../app/config.js'
+
+const SuppliedSchema = Type.Object({
+  MYSQL_ROOT_PASSWORD: Type.Optional(Type.String({ minLength: 12 })),
+  MYSQL_APP_PASSWORD: Type.Optional(Type.String({ minLength: 12 })),
+  MYSQL_MIGRATOR_PASSWORD: Type.Optional(Type.String({ minLength: 12 })),
+  SESSION_SECRET: Type.Optional(Type.String({ minLength: 32 })),
+  MYSQL_HOST: Type.String({ default: 'mysql:3306' }),
+  MYSQL_DATABASE: Type.String({ default: 'polls', pattern: '^[A-Za-z0-9_]+$' })
+})
+
+async function secret (file: string, supplied: string | undefined): Promise<string> {
+  if (supplied !== undefined) return supplied
+  const existing = await readFile(file, 'utf8').catch(() => '')
+  return existing !== '' ? existing : randomBytes(32).toString('base64url')
+}
+
+// Written whole or not at all, readable by the consumer's own user whatever its uid.
+async function put (file: string, value: string): Promise<void> {
+  await writeFile(`${file}.new`, value, { mode: 0o644 })
+  await rename(`${file}.new`, file)
+}
+
+async function main (): Promise<void> {
+  const root = process.argv[2] ?? '/run/polls-secrets'
+  const env = loadConfig(process.env, SuppliedSchema)
+  for (const dir of ['mysql', 'app', 'migrate']) {
+    await mkdir(join(root, dir), { recursive: true })
+    await chmod(join(root, dir), 0o755)
+  }
+  const rootPassword = await secret(join(root, 'mysql/root_password'), env.MYSQL_ROOT_PASSWORD)
+  const appPassword = await secret(join(root, 'mysql/app_password'), env.MYSQL_APP_PASSWORD)
+  const migratorPassword = await secret(join(root, 'mysql/migrator_password'), env.MYSQL_MIGRATOR_PASSWORD)
+  const sessionSecret = await secret(join(root, 'app/session_secret'), env.SESSION_SECRET)
+  const url = (user: string, password: string) =>
+    `mysql://${user}:${encodeURIComponent(password)}@${env.MYSQL_HOST}/${env.MYSQL_DATABASE}`
+
+  await put(join(root, 'mysql/root_password'), rootPassword)
+  await put(join(root, 'mysql/app_password'), appPassword)
+  await put(join(root, 'mysql/migrator_password'), migratorPassword)
+  await put(join(root, 'app/session_secret'), sessionSecret)
+  await put(join(root, 'app/database_url'), url('polls_app', appPassword))
+  await put(join(root, 'migrate/database_url'), url('polls_migrator', migratorPassword))
+  console.log(`secrets ready in ${root}`)
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof ConfigError ? error.message : error)
+  process.exit(1)
+})
