@@ -6,12 +6,21 @@ process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true'
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    globalSetup: ['test/global-setup.ts'],
-    // Files share one MySQL and one Redis and some assert sub-second timings: one at a time.
+    // Files share servers and some assert sub-second timings: one file at a time.
     fileParallelism: false,
     testTimeout: 60_000,
-    hookTimeout: 240_000,
-    reporters: ['default']
+    hookTimeout: 300_000,
+    projects: [
+      {
+        extends: true,
+        // The service against one MySQL and one Redis container (npm run test:integration).
+        test: { name: 'integration', include: ['test/**/*.test.ts'], globalSetup: ['test/global-setup.ts'] }
+      },
+      {
+        extends: true,
+        // The whole stack from docker-compose.yml, through nginx (npm run e2e).
+        test: { name: 'e2e', include: ['e2e/**/*.e2e.test.ts'], globalSetup: ['e2e/global-setup.ts'], testTimeout: 180_000 }
+      }
+    ]
   }
 })
