@@ -78,6 +78,9 @@ describe('operating the stack', () => {
       await sleep(3000)
       const remaining = await liveReplicaSockets()
       expect(remaining).toHaveLength(3)
+      // Its socket file is still there, and nginx does not route to it.
+      const files = await stack(['exec', '-T', 'nginx', 'ls', '/run/polls'])
+      expect(files).toContain(`${victim!.ID.slice(0, 12)}.sock`)
       await expectRoutedToLiveReplicas()
 
       // A crash (the process killed from outside, as the kernel's OOM killer does): the

@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest'
+import { docker } from './compose.js'
+import { containers, stack } from './stack.js'
+
+interface Inspect {
+  Config: { User: string, Image: string }
+  HostConfig: { ReadonlyRootfs: boolean, CapDrop: string[] | null, SecurityOpt: string[] | null, RestartPolicy: { Name: string } }
+}
+
+async function inspect (service: string): Promise<Inspect> {
+  const [container] = await containers(service)
+  if (!container) throw new Error(`no ${service} container`)
+  return (JSON.parse(await docker(['inspect', container.ID])) as Inspect[])[0]!
+}
+
+describe('the containers', () => {
+  it.each(['app', 'nginx'])('%s runs as a fixed non-root user, read-only, with no capabilities and no-new-privileges', async (service) => {
+    const settings = await inspect(service)
+    expect(settings.Config.User).toMatch(/^1000[12]:10001$/)
+    expect(settings.HostConfig.ReadonlyRootfs).toBe(true)
+    expect(settings.HostConfig.CapDrop).toEqual(['ALL'])
+    expect(settings.HostConfig.SecurityOpt).toContain('no-new-privileges:true')
+    expect(settings.HostConfig.RestartPolicy.Name).toBe('unless-stopped')
+  })
+
+  it('runs the app under tini as PID 1, with production dependencies only and no curl', async () => {
+    const pid1 = await stack(['exec', '-T', 'app', 'cat', '/proc/1/cmdline'])
+    expect(pid1.split('\0')[0]).toBe('/usr/bin/tini')
+    const resolve = (name: string) => stack(['exec', '-T', 'app', 'node', '-e', `require.resolve(${JSON.stringify(name)})`])
+    await expect(resolve('fastify')).resolves.toBeDefined()
+    for (const devOnly of ['typescript', 'vitest', 'drizzle-kit', 'testcontainers']) {
+      await expect(resolve(devOnly), devOnly).rejects.toThrow()
+    }
+    await expect(stack(['exec', '-T', 'app', 'sh', '-c', 'command -v curl'])).rejects.toThrow()
+  })
+
+  it('cannot write to the app\'s root filesystem', async () => {
+    await expect(stack(['exec', '-T', 'app', 'touch', '/app/dist/intruder'])).rejects.toThrow(/Read-only file system/)
+  })
+})
