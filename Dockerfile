@@ -1,6 +1,6 @@
 # One Dockerfile, two images:
 #   --target app    the polls service (also runs the one-shot secrets and migrate services)
-#   --target nginx  the proxy with the static web page
+#   --target nginx  the proxy, serving the web page built from web/
 # Every stage is Debian bookworm, so argon2's native binary built here runs in the runtime.
 # Offline hosts swap the base images by build argument (scripts/offline-images/offline.env).
 
@@ -24,7 +24,13 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY app app
 COPY db db
 COPY scripts/*.ts scripts/
-RUN npm run build
+RUN npm run build:server
+
+# --- the web page (static files for nginx) ------------------------------------------------
+FROM deps AS web
+COPY vite.config.ts ./
+COPY web web
+RUN npm run build:web
 
 # --- production dependencies only -----------------------------------------------------------
 FROM ${NODE_IMAGE} AS prod-deps
@@ -71,7 +77,7 @@ RUN groupadd --gid 10001 polls \
  && install -d -o 10001 -g 10001 -m 2770 /run/polls
 COPY nginx/nginx.conf /etc/nginx/nginx.conf
 COPY nginx/entrypoint.sh /usr/local/bin/nginx-entrypoint
-COPY nginx/static /usr/share/polls
+COPY --from=web /src/dist/web /usr/share/polls
 USER 10002:10001
 EXPOSE 8080
 ENTRYPOINT ["/usr/bin/tini", "--", "nginx-entrypoint"]
