@@ -174,6 +174,56 @@ describe('the web page', () => {
     await expect.poll(() => resultLine(watcher, 'Yes').textContent(), { timeout: 5000 }).toBe('1 vote, 100%')
   })
 
+  it('lets the owner set a closing time, close and delete a poll, and log out', async () => {
+    const page = await newPage()
+    const username = await registerThroughPage(page)
+    await page.getByRole('link', { name: 'New poll' }).click()
+    await page.getByLabel('Question').fill('Closing soon?')
+    await page.getByLabel('Choice 1', { exact: true }).fill('Sure')
+    await page.getByLabel('Choice 2', { exact: true }).fill('Nope')
+    await page.getByLabel('Closes at (optional)').fill('2099-01-01T12:00')
+    await page.getByRole('button', { name: 'Create poll' }).click()
+    await page.waitForURL(/\/polls\/\d+$/)
+    await expect.poll(() => page.locator('.meta').first().textContent()).toMatch(/^Open until .*2099/)
+
+    await page.getByRole('button', { name: 'Close poll' }).click()
+    await expect.poll(() => page.locator('.meta').first().textContent()).toMatch(/^Closed/)
+    expect(await page.getByRole('button', { name: 'Vote' }).count()).toBe(0)
+
+    page.once('dialog', (dialog) => { void dialog.accept() })
+    await page.getByRole('button', { name: 'Delete poll' }).click()
+    await page.waitForURL((url) => url.pathname === '/')
+    await expect.poll(() => page.getByRole('heading', { name: 'Polls', level: 1 }).isVisible()).toBe(true)
+    expect(await page.getByRole('link', { name: 'Closing soon?' }).count()).toBe(0)
+
+    await page.getByRole('button', { name: 'Log out' }).click()
+    await expect.poll(() => page.getByRole('link', { name: 'Log in', exact: true }).isVisible()).toBe(true)
+    expect(await page.getByText(`Signed in as ${username}`).count()).toBe(0)
+  })
+
+  it('pages through the polls, newest first', async () => {
+    const page = await newPage()
+    await registerThroughPage(page)
+    // 21 polls through the API with the page's own session, so they are the newest.
+    const questions = await page.evaluate(async () => {
+      const made: string[] = []
+      for (let i = 0; i < 21; i++) {
+        const question = `Paging poll ${i}`
+        const response = await fetch('/api/polls', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ question, choices: ['a', 'b'] }) })
+        if (response.status !== 201) throw new Error(`create: ${response.status}`)
+        made.push(question)
+      }
+      return made
+    })
+    await page.goto('/')
+    const links = page.locator('.poll-item a')
+    await expect.poll(() => links.count()).toBe(20)
+    expect(await links.first().textContent()).toBe(questions[20])
+    await page.getByRole('button', { name: 'Show older polls' }).click()
+    await expect.poll(() => links.count()).toBeGreaterThan(20)
+    expect(await links.nth(20).textContent()).toBe(questions[0])
+  })
+
   it('can be used with the keyboard alone', async () => {
     const page = await newPage()
     await registerThroughPage(page)
