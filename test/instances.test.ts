@@ -57,6 +57,21 @@ describe('several instances', () => {
     expect(result.totalVotes).toBe(expected.reduce((x, y) => x + y, 0))
   })
 
+  it('shows a vote cast on instance B in a read on instance A at once, though A caches polls', async () => {
+    const owner = await registerAndLogin(a, 'cacheowner')
+    const voter = await registerAndLogin(b, 'cachevoter')
+    const poll = await createPoll(a, owner)
+    const read = async () => (await a.inject({ method: 'GET', url: `/api/polls/${poll.id}` })).json().totalVotes as number
+    expect(await read()).toBe(0)
+    expect(await read()).toBe(0)
+    expect((await post(urlB, `/api/polls/${poll.id}/votes`, voter.cookie, { choiceIds: [poll.choices[0]!.id] })).status).toBe(201)
+    // Well inside the cache's 1 s lifetime: the change itself removed A's cached copy.
+    const deadline = Date.now() + 300
+    let total = await read()
+    while (total !== 1 && Date.now() < deadline) total = await read()
+    expect(total).toBe(1)
+  })
+
   it('delivers a vote cast on instance A to an event stream on instance B within 1 s', async () => {
     const owner = await registerAndLogin(a, 'streamowner')
     const voter = await registerAndLogin(a, 'streamvoter')

@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import type { Redis } from 'ioredis'
+import { notFound } from '../errors.js'
 import { getSnapshot, type PollSnapshot } from '../services/polls.js'
 
 export type PollChange = 'vote' | 'closed' | 'deleted'
@@ -9,6 +10,11 @@ export type PollListener = (snapshot: PollSnapshot | null, change: PollChange) =
 
 export interface PollEvents {
   publish: (pollId: number, change: PollChange) => Promise<void>
+  // The poll as readers see it: from a short-lived cache that every change on any instance
+  // invalidates, else from MySQL. Null for an unknown poll.
+  readSnapshot: (pollId: number) => Promise<PollSnapshot | null>
+  // The same, answering 404 for an unknown poll.
+  requireSnapshot: (pollId: number) => Promise<PollSnapshot>
   // Starts from the snapshot the caller has just read; returns the unsubscribe function.
   subscribe: (current: PollSnapshot, listener: PollListener) => () => void
 }
@@ -21,6 +27,11 @@ declare module 'fastify' {
 
 const CHANNEL = 'poll-changes'
 
+// Bounds how stale a cached poll can be should an invalidation be lost; normally a change
+// on any instance removes the entry within a millisecond or two.
+const SNAPSHOT_TTL_MS = 1000
+const MAX_CACHED_POLLS = 10_000
+
 interface Watched {
   listeners: Set<PollListener>
   closeTimer?: NodeJS.Timeout
@@ -31,16 +42,42 @@ interface Watched {
 }
 
 // Fan-out of poll changes to every instance through Redis pub/sub. Each instance keeps one
-// subscriber connection and, per poll watched locally, one snapshot read per change.
+// subscriber connection and, per poll watched locally, one snapshot read per change. The
+// same messages invalidate the instance's cache of poll snapshots.
 export default fp(async (app) => {
   const watched = new Map<number, Watched>()
+  const cached = new Map<number, { snapshot: PollSnapshot, expires: number }>()
+  // Counts invalidations: a read that overlapped one may have seen the old poll, so its
+  // result is not cached.
+  let invalidations = 0
+  const invalidate = (pollId?: number) => {
+    invalidations++
+    if (pollId === undefined) cached.clear()
+    else cached.delete(pollId)
+  }
+
   const subscriber: Redis = app.redis.duplicate({ enableOfflineQueue: true, lazyConnect: false })
   subscriber.on('error', (error) => app.log.warn({ err: error }, 'redis subscriber error'))
+  // While the subscription is down, changes elsewhere go unheard: cache nothing.
+  for (const event of ['close', 'reconnecting', 'ready']) subscriber.on(event, () => invalidate())
   subscriber.on('message', (_channel: string, message: string) => {
     const [pollId, change] = message.split(':')
+    invalidate(Number(pollId))
     const entry = watched.get(Number(pollId))
     if (entry) refresh(Number(pollId), entry, change as PollChange)
   })
+
+  async function readSnapshot (pollId: number): Promise<PollSnapshot | null> {
+    const hit = cached.get(pollId)
+    if (hit && hit.expires > Date.now() && subscriber.status === 'ready') return hit.snapshot
+    const seen = invalidations
+    const snapshot = await getSnapshot(app.db, pollId)
+    if (snapshot && seen === invalidations && subscriber.status === 'ready') {
+      if (cached.size >= MAX_CACHED_POLLS) cached.clear()
+      cached.set(pollId, { snapshot, expires: Date.now() + SNAPSHOT_TTL_MS })
+    }
+    return snapshot
+  }
   await subscriber.subscribe(CHANNEL).catch((error: unknown) => app.log.error({ err: error }, 'cannot subscribe to poll changes yet'))
 
   function refresh (pollId: number, entry: Watched, change: PollChange): void {
@@ -49,7 +86,7 @@ export default fp(async (app) => {
       return
     }
     entry.refreshing = true
-    getSnapshot(app.db, pollId).then((snapshot) => {
+    readSnapshot(pollId).then((snapshot) => {
       for (const listener of entry.listeners) listener(snapshot, snapshot === null ? 'deleted' : change)
       if (snapshot) scheduleClose(pollId, entry, snapshot)
     }, (error: unknown) => {
@@ -74,7 +111,15 @@ export default fp(async (app) => {
   }
 
   app.decorate('pollEvents', {
+    readSnapshot,
+    async requireSnapshot (pollId) {
+      const snapshot = await readSnapshot(pollId)
+      if (!snapshot) throw notFound('No such poll')
+      return snapshot
+    },
     async publish (pollId, change) {
+      // This instance's own readers see the change at once, before Redis echoes it back.
+      invalidate(pollId)
       try {
         await app.redis.publish(CHANNEL, `${pollId}:${change}`)
       } catch (error) {

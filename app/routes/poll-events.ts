@@ -1,7 +1,7 @@
 import type { OutgoingHttpHeaders } from 'node:http'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { tallyFor } from '../services/poll-views.js'
-import { isOpen, requireSnapshot } from '../services/polls.js'
+import { isOpen } from '../services/polls.js'
 import { eventsSchema } from './polls.schemas.js'
 
 // Reconnect delay proposed to EventSource clients; on shutdown they reconnect to another
@@ -16,7 +16,7 @@ const pollEventRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const open = new Set<(shuttingDown?: boolean) => void>()
 
   app.get('/:id/events', { schema: eventsSchema }, async (request, reply) => {
-    const snapshot = await requireSnapshot(app.db, Number(request.params.id))
+    const snapshot = await app.pollEvents.requireSnapshot(Number(request.params.id))
     const viewerId = request.user?.id
     reply.hijack()
     const res = reply.raw

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { userOf } from '../plugins/auth.js'
 import { detailFor, summaryFor, tallyFor } from '../services/poll-views.js'
-import { castBallot, choicesVotedBy, closePoll, createPoll, deletePoll, listPolls, requireSnapshot } from '../services/polls.js'
+import { castBallot, choicesVotedBy, closePoll, createPoll, deletePoll, listPolls } from '../services/polls.js'
 import { createSchema, getSchema, listSchema, ownerActionSchema, voteSchema } from './polls.schemas.js'
 
 const DEFAULT_PAGE_SIZE = 20
@@ -20,13 +20,13 @@ const pollRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/', { schema: createSchema, preHandler: app.requireUser }, async (request, reply) => {
     const user = userOf(request)
     const pollId = await createPoll(app.db, user.id, request.body)
-    const snapshot = await requireSnapshot(app.db, pollId)
+    const snapshot = await app.pollEvents.requireSnapshot(pollId)
     return reply.status(201).send(detailFor(snapshot, user.id, []))
   })
 
   app.get('/:id', { schema: getSchema }, async (request) => {
     const pollId = Number(request.params.id)
-    const snapshot = await requireSnapshot(app.db, pollId)
+    const snapshot = await app.pollEvents.requireSnapshot(pollId)
     const mine = request.user ? await choicesVotedBy(app.db, pollId, request.user.id) : []
     return detailFor(snapshot, request.user?.id, mine)
   })
@@ -37,7 +37,7 @@ const pollRoutes: FastifyPluginAsyncTypebox = async (app) => {
     await castBallot(app.db, pollId, user.id, request.body.choiceIds.map(Number))
     app.metrics.votesAccepted.inc()
     await app.pollEvents.publish(pollId, 'vote')
-    const snapshot = await requireSnapshot(app.db, pollId)
+    const snapshot = await app.pollEvents.requireSnapshot(pollId)
     return reply.status(201).send(tallyFor(snapshot, user.id))
   })
 

@@ -78,20 +78,20 @@ export async function listPolls (db: Database, limit: number, cursor?: number): 
   return { items, nextCursor: rows.length > limit ? items[items.length - 1]!.id : null }
 }
 
+// One round trip: the poll, its owner's name and its choices, one row per choice.
 export async function getSnapshot (db: Database, pollId: number): Promise<PollSnapshot | null> {
-  const [poll] = await db.select(pollColumns).from(polls)
+  const { totalVotes: _computedBelow, ...columns } = pollColumns
+  const rows = await db.select({ ...columns, choiceId: choices.id, label: choices.label, votes: choices.voteCount })
+    .from(polls)
     .innerJoin(users, eq(users.id, polls.ownerId))
+    .innerJoin(choices, eq(choices.pollId, polls.id))
     .where(eq(polls.id, pollId))
-  if (!poll) return null
-  const counts = await db.select({ id: choices.id, label: choices.label, votes: choices.voteCount })
-    .from(choices).where(eq(choices.pollId, pollId)).orderBy(asc(choices.position))
-  return { poll, choices: counts }
-}
-
-export async function requireSnapshot (db: Database, pollId: number): Promise<PollSnapshot> {
-  const snapshot = await getSnapshot(db, pollId)
-  if (!snapshot) throw notFound('No such poll')
-  return snapshot
+    .orderBy(asc(choices.position))
+  const first = rows[0]
+  if (!first) return null
+  const counts = rows.map((row) => ({ id: row.choiceId, label: row.label, votes: row.votes }))
+  const { choiceId: _id, label: _label, votes: _votes, ...poll } = first
+  return { poll: { ...poll, totalVotes: counts.reduce((sum, choice) => sum + choice.votes, 0) }, choices: counts }
 }
 
 export async function choicesVotedBy (db: Database, pollId: number, userId: number): Promise<number[]> {
