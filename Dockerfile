@@ -60,6 +60,10 @@ COPY --from=build /src/dist dist
 COPY db/migrations db/migrations
 COPY package.json ./
 ENV NODE_ENV=production
+# V8 sizes the young generation from the machine's memory (up to 64 MiB per semi-space here),
+# which leaves each replica at about 250 MB resident when idle. 16 MiB keeps a replica near
+# 100 MB at a small cost in more frequent scavenges.
+ENV NODE_OPTIONS=--max-semi-space-size=16
 USER 10001:10001
 ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["node", "dist/app/server.js", "--port", "3000"]
@@ -74,7 +78,8 @@ RUN apt-get update \
 # capability. The socket folder matches the app image's, whichever container mounts it first.
 RUN groupadd --gid 10001 polls \
  && useradd --uid 10002 --gid polls --no-create-home --shell /usr/sbin/nologin nginx \
- && install -d -o 10001 -g 10001 -m 2770 /run/polls
+ && install -d -o 10001 -g 10001 -m 2770 /run/polls \
+ && install -d /etc/nginx/extra
 COPY nginx/nginx.conf /etc/nginx/nginx.conf
 COPY nginx/entrypoint.sh /usr/local/bin/nginx-entrypoint
 COPY --from=web /src/dist/web /usr/share/polls

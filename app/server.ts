@@ -49,10 +49,12 @@ async function main (): Promise<void> {
 
   if ('socket' in listen) {
     await removeStaleSocket(listen.socket)
-    await app.listen({ path: listen.socket })
+    // A deep backlog: after a restart every event stream reconnects at once, and a full
+    // unix-socket backlog refuses connections outright (nginx would answer 503).
+    await app.listen({ path: listen.socket, backlog: 4096 })
     await chmod(listen.socket, Number.parseInt(config.SOCKET_MODE, 8))
   } else {
-    await app.listen({ port: listen.port, host: listen.host })
+    await app.listen({ port: listen.port, host: listen.host, backlog: 4096 })
   }
 
   let stopping = false
