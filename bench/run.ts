@@ -1,0 +1,251 @@
+// npm run bench [-- --smoke] [-- --reuse]
+// Brings the stack up (project polls-bench, with bench/compose.bench.yml), loads it through
+// nginx's published port on 127.0.0.1 with wrk, and writes a report (Markdown, JSON, SVG)
+// under bench/results/<time>/. Every run is bounded in duration; --smoke makes them short.
+// --reuse keeps using a polls-bench stack left running by an earlier --keep run.
+import { execFile, spawn } from 'node:child_process'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpus, totalmem } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { measureFanOut } from './fanout.js'
+import { castBallots } from './vote-load.js'
+import { renderMarkdown, renderSvg, type Report, type Run } from './report.js'
+
+const run = promisify(execFile)
+const args = new Set(process.argv.slice(2))
+const SMOKE = args.has('--smoke')
+const PROJECT = 'polls-bench'
+const FILES = ['-f', 'docker-compose.yml', '-f', 'bench/compose.bench.yml']
+const DURATION_S = SMOKE ? 2 : 10
+const CONNECTIONS = 64
+const THREADS = 2
+const USERS = SMOKE ? 5000 : 40000
+const READ_VOTES = SMOKE ? 500 : 5000
+const STREAMS = SMOKE ? 100 : 1000
+
+const port = Number(process.env.POLLS_PORT ?? 18090)
+const base = `http://127.0.0.1:${port}`
+const env = { ...process.env, POLLS_PORT: String(port), POLLS_HOST: '127.0.0.1', BUILD_CA_FILE: process.env.BUILD_CA_FILE ?? process.env.NODE_EXTRA_CA_CERTS ?? '/dev/null' }
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+async function compose (...commandArgs: string[]): Promise<string> {
+  const { stdout } = await run('docker', ['compose', '-p', PROJECT, ...FILES, ...commandArgs], { env, maxBuffer: 256 * 1024 * 1024 })
+  return stdout
+}
+
+async function docker (...commandArgs: string[]): Promise<string> {
+  return (await run('docker', commandArgs, { maxBuffer: 64 * 1024 * 1024 })).stdout
+}
+
+interface Container { ID: string, Service: string, State: string, Health: string }
+async function containers (service?: string): Promise<Container[]> {
+  const out = await compose('ps', '--format', 'json', ...(service ? [service] : []))
+  return out.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Container)
+}
+
+async function waitHealthy (replicas: number, timeoutMs = 180_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    const all = await containers()
+    const app = all.filter((c) => c.Service === 'app')
+    const others = all.filter((c) => ['mysql', 'redis', 'nginx'].includes(c.Service))
+    if (app.length === replicas && others.length === 3 && [...app, ...others].every((c) => c.State === 'running' && c.Health === 'healthy')) return
+    await sleep(250)
+  }
+  throw new Error(`stack not healthy with ${replicas} replicas within ${timeoutMs} ms`)
+}
+
+async function scale (replicas: number): Promise<void> {
+  await compose('up', '-d', '--no-build', '--scale', `app=${replicas}`)
+  await waitHealthy(replicas)
+  // nginx's watcher picks new sockets up within about a second.
+  await sleep(2500)
+}
+
+// Resident memory of each replica's node process, read from the host's /proc.
+async function replicaRssMb (): Promise<number[]> {
+  const out: number[] = []
+  for (const replica of await containers('app')) {
+    const initPid = (await docker('inspect', '-f', '{{.State.Pid}}', replica.ID)).trim()
+    const children = readFileSync(`/proc/${initPid}/task/${initPid}/children`, 'utf8').trim().split(/\s+/)
+    const status = readFileSync(`/proc/${children[0]}/status`, 'utf8')
+    out.push(Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024)
+  }
+  return out
+}
+
+interface WrkResult {
+  requests: number
+  seconds: number
+  errors: { connect: number, read: number, write: number, status: number, timeout: number }
+  latencyMs: { p50: number, p90: number, p99: number, max: number, mean: number }
+}
+
+// One wrk run; also returns the CPU wrk itself used, in cores.
+async function wrk (scenarioArgs: string[], durationS = DURATION_S, connections = CONNECTIONS): Promise<WrkResult & { generatorCores: number }> {
+  const command = ['wrk', '-t', String(THREADS), '-c', String(connections), '-d', `${durationS}s`, '--timeout', '5s',
+    '-s', 'bench/wrk/scenario.lua', base, '--', ...scenarioArgs]
+  const child = spawn('bash', ['-c', 'TIMEFORMAT="cpu %R %U %S"; time "$@"', 'wrk', ...command], {
+    env: { ...env, WRK_THREADS: String(THREADS), WRK_CONNECTIONS: String(connections) }
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (chunk) => { stdout += chunk })
+  child.stderr.on('data', (chunk) => { stderr += chunk })
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+  const json = stdout.split('\n').find((line) => line.startsWith('{'))
+  if (code !== 0 || !json) throw new Error(`wrk failed (${code}): ${stdout}\n${stderr}`)
+  const [real, user, system] = /cpu ([\d.]+) ([\d.]+) ([\d.]+)/.exec(stderr)!.slice(1).map(Number) as [number, number, number]
+  return { ...JSON.parse(json) as WrkResult, generatorCores: (user + system) / real }
+}
+
+function toRun (scenario: string, replicas: number, result: WrkResult & { generatorCores: number }, extra: Partial<Run> = {}): Run {
+  const errors = Object.values(result.errors).reduce((sum, n) => sum + n, 0)
+  return {
+    scenario,
+    replicas,
+    requestsPerSecond: result.requests / result.seconds,
+    requests: result.requests,
+    errors,
+    p50Ms: result.latencyMs.p50,
+    p99Ms: result.latencyMs.p99,
+    maxMs: result.latencyMs.max,
+    generatorCores: result.generatorCores,
+    ...extra
+  }
+}
+
+async function mysqlCount (sql: string): Promise<number> {
+  const out = await compose('exec', '-T', 'mysql', 'sh', '-c', `MYSQL_PWD="$(cat /run/secrets/polls/root_password)" mysql -uroot -N -e "${sql}" polls`)
+  return Number(out.trim())
+}
+
+async function main (): Promise<void> {
+  const started = new Date()
+  const outDir = join('bench/results', started.toISOString().replace(/[:.]/g, '-'))
+  mkdirSync(outDir, { recursive: true })
+  const runs: Run[] = []
+  const cost: Report['cost'] = {}
+  const log = (line: string) => console.log(`[bench ${((Date.now() - started.getTime()) / 1000).toFixed(0)}s] ${line}`)
+
+  if (!args.has('--reuse')) {
+    log('building images')
+    await compose('down', '--volumes', '--timeout', '20').catch(() => '')
+    await compose('build')
+    log('starting the stack')
+    const upStarted = Date.now()
+    await compose('up', '-d', '--no-build')
+    await waitHealthy(4)
+    cost.startupSeconds = (Date.now() - upStarted) / 1000
+  }
+  cost.appImageMb = Number((await docker('image', 'inspect', '-f', '{{.Size}}', 'polls-app:latest')).trim()) / 1e6
+
+  log(`seeding ${USERS} users with sessions, and a poll with ${READ_VOTES} votes`)
+  const seedOut = await compose('run', '--rm', '--no-deps', '-T', '-v', `${process.cwd()}/bench:/app/bench:ro`, '--entrypoint', 'node', 'app', 'bench/seed.mjs', String(USERS), String(READ_VOTES))
+  const seed = JSON.parse(seedOut.split('\n').find((line) => line.startsWith('{'))!) as { readPollId: number, votePollId: number, voteChoiceIds: number[], cookies: string[] }
+  const cookieFile = join(outDir, 'cookies.txt')
+  let nextCookie = 0
+  // Each vote run gets users nobody has used yet.
+  const takeCookies = (count: number) => {
+    const slice = seed.cookies.slice(nextCookie, nextCookie + count)
+    nextCookie += count
+    if (slice.length < count) throw new Error('not enough seeded users')
+    return slice
+  }
+  const cookieFileOf = (cookies: string[]) => {
+    writeFileSync(cookieFile, cookies.join('\n') + '\n')
+    return cookieFile
+  }
+  const readPath = `/api/polls/${seed.readPollId}`
+  const choices = seed.voteChoiceIds.join(',')
+  const voteBudget = SMOKE ? 1000 : 8000
+
+  for (const replicas of [1, 4]) {
+    log(`${replicas} replica(s)`)
+    await scale(replicas)
+    if (replicas === 4) cost.idleRssMb = await replicaRssMb()
+    runs.push(toRun('static', replicas, await wrk(['get', '/bench/static.txt'])))
+    runs.push(toRun('proxy', replicas, await wrk(['get', '/bench/healthz'])))
+    await wrk(['get', readPath], 2)
+    const read = wrk(['get', readPath])
+    if (replicas === 4) {
+      await sleep(DURATION_S * 500)
+      cost.loadedRssMb = await replicaRssMb()
+    }
+    runs.push(toRun('read', replicas, await read))
+    runs.push(toRun('list', replicas, await wrk(['get', '/api/polls'])))
+
+    const before = await mysqlCount(`SELECT COUNT(*) FROM ballots WHERE poll_id = ${seed.votePollId}`)
+    const vote = await castBallots(base, seed.votePollId, seed.voteChoiceIds, takeCookies(voteBudget), CONNECTIONS)
+    const counted = await mysqlCount(`SELECT COUNT(*) FROM ballots WHERE poll_id = ${seed.votePollId}`) - before
+    runs.push({
+      scenario: 'vote', replicas, requestsPerSecond: vote.requests / vote.seconds, requests: vote.requests, errors: vote.errors,
+      p50Ms: vote.p50Ms, p99Ms: vote.p99Ms, maxMs: vote.maxMs, generatorCores: vote.generatorCores, accepted: vote.accepted, counted
+    })
+
+    const mixed = await wrk(['mixed', readPath, String(seed.votePollId), choices, cookieFileOf(takeCookies(voteBudget))])
+    runs.push(toRun('mixed', replicas, mixed))
+
+    log(`fan-out with ${STREAMS} streams`)
+    const fanOut = await measureFanOut(base, seed.votePollId, seed.voteChoiceIds, seed.cookies.slice(nextCookie, nextCookie + 20), STREAMS, SMOKE ? 3 : 10)
+    nextCookie += 20
+    runs.push({ scenario: 'fan-out', replicas, requestsPerSecond: 0, requests: fanOut.samples, errors: fanOut.errors, p50Ms: fanOut.p50Ms, p99Ms: fanOut.p99Ms, maxMs: fanOut.maxMs, generatorCores: 0 })
+  }
+
+  log('read sweep over 1, 2, 4, 8 replicas')
+  for (const replicas of [1, 2, 4, 8]) {
+    await scale(replicas)
+    await wrk(['get', readPath], 2)
+    runs.push(toRun('read-sweep', replicas, await wrk(['get', readPath])))
+  }
+
+  log('read at 70 % of its peak rate, 4 replicas')
+  await scale(4)
+  const peak = runs.find((r) => r.scenario === 'read' && r.replicas === 4)!.requestsPerSecond
+  const paced = await wrk(['get', readPath, String(Math.round(peak * 0.7))])
+  runs.push(toRun('read@70%', 4, paced))
+
+  log('raw inserts straight into MySQL')
+  const rawOut = await compose('run', '--rm', '--no-deps', '-T', '-v', `${process.cwd()}/bench:/app/bench:ro`, '--entrypoint', 'node', 'app', 'bench/raw-insert.mjs', String(SMOKE ? 1000 : 8000), String(CONNECTIONS))
+  const raw = JSON.parse(rawOut.split('\n').find((line) => line.startsWith('{'))!) as { rows: number, seconds: number, rate: number }
+  runs.push({ scenario: 'raw-insert', replicas: 0, requestsPerSecond: raw.rate, requests: raw.rows, errors: 0, p50Ms: 0, p99Ms: 0, maxMs: 0, generatorCores: 0 })
+
+  log('time for a crashed replica to be healthy again')
+  const [victim] = await containers('app')
+  const pid = Number((await docker('inspect', '-f', '{{.State.Pid}}', victim!.ID)).trim())
+  const restarts = (await docker('inspect', '-f', '{{.RestartCount}}', victim!.ID)).trim()
+  const killedAt = Date.now()
+  process.kill(pid, 'SIGKILL')
+  for (;;) {
+    const state = (await docker('inspect', '-f', '{{.RestartCount}} {{.State.Health.Status}}', victim!.ID)).trim()
+    if (state !== `${restarts} healthy` && state.endsWith(' healthy')) break
+    if (Date.now() - killedAt > 60_000) throw new Error('the crashed replica did not come back within 60 s')
+    await sleep(100)
+  }
+  cost.crashRecoverySeconds = (Date.now() - killedAt) / 1000
+
+  const report: Report = {
+    startedAt: started.toISOString(),
+    smoke: SMOKE,
+    machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGb: Math.round(totalmem() / 2 ** 30) },
+    generator: `wrk 4.1 (${THREADS} threads, ${CONNECTIONS} connections, ${DURATION_S} s per run) on the same machine as the stack; ` +
+      `for vote, a Node.js client (${CONNECTIONS} concurrent requests, one per seeded user, every answer awaited) so accepted ballots can be counted exactly`,
+    runs,
+    cost
+  }
+  writeFileSync(join(outDir, 'report.json'), JSON.stringify(report, null, 2))
+  writeFileSync(join(outDir, 'report.md'), renderMarkdown(report))
+  writeFileSync(join(outDir, 'chart.svg'), renderSvg(report))
+  writeFileSync(cookieFile, '')
+  log(`report written to ${outDir}/report.md`)
+  console.log(renderMarkdown(report))
+
+  if (!args.has('--keep')) await compose('down', '--volumes', '--timeout', '20')
+}
+
+main().catch(async (error: unknown) => {
+  console.error(error)
+  if (!args.has('--keep')) await compose('down', '--volumes', '--timeout', '20').catch(() => {})
+  process.exit(1)
+})
