@@ -63,16 +63,34 @@ async function scale (replicas: number): Promise<void> {
   await sleep(2500)
 }
 
-// Resident memory of each replica's node process, read from the host's /proc.
-async function replicaRssMb (): Promise<number[]> {
-  const out: number[] = []
+// Resident memory of each replica's node process, and how much of it is file-backed (the
+// binary's code), read from the host's /proc.
+async function replicaRssMb (): Promise<{ rss: number[], fileBacked: number[] }> {
+  const rss: number[] = []
+  const fileBacked: number[] = []
   for (const replica of await containers('app')) {
     const initPid = (await docker('inspect', '-f', '{{.State.Pid}}', replica.ID)).trim()
     const children = readFileSync(`/proc/${initPid}/task/${initPid}/children`, 'utf8').trim().split(/\s+/)
     const status = readFileSync(`/proc/${children[0]}/status`, 'utf8')
-    out.push(Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024)
+    rss.push(Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024)
+    fileBacked.push(Number(/RssFile:\s+(\d+)/.exec(status)![1]) / 1024)
   }
-  return out
+  return { rss, fileBacked }
+}
+
+// The whole machine's CPU use between two readings of /proc/stat, in busy cores: whether a
+// run was limited by the two cores the stack and the load generator share.
+function cpuTicks (): { busy: number, total: number } {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number)
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0)
+  const total = fields.reduce((sum, n) => sum + n, 0)
+  return { busy: total - idle, total }
+}
+async function withMachineCpu<T> (work: () => Promise<T>): Promise<T & { machineCores: number }> {
+  const before = cpuTicks()
+  const result = await work()
+  const after = cpuTicks()
+  return { ...result, machineCores: ((after.busy - before.busy) / (after.total - before.total)) * cpus().length }
 }
 
 interface WrkResult {
@@ -82,8 +100,12 @@ interface WrkResult {
   latencyMs: { p50: number, p90: number, p99: number, max: number, mean: number }
 }
 
-// One wrk run; also returns the CPU wrk itself used, in cores.
-async function wrk (scenarioArgs: string[], durationS = DURATION_S, connections = CONNECTIONS): Promise<WrkResult & { generatorCores: number }> {
+// One wrk run; also returns the CPU wrk itself used and the machine's, in cores.
+async function wrk (scenarioArgs: string[], durationS = DURATION_S, connections = CONNECTIONS): Promise<WrkResult & { generatorCores: number, machineCores: number }> {
+  return withMachineCpu(() => wrkRun(scenarioArgs, durationS, connections))
+}
+
+async function wrkRun (scenarioArgs: string[], durationS: number, connections: number): Promise<WrkResult & { generatorCores: number }> {
   const command = ['wrk', '-t', String(THREADS), '-c', String(connections), '-d', `${durationS}s`, '--timeout', '5s',
     '-s', 'bench/wrk/scenario.lua', base, '--', ...scenarioArgs]
   const child = spawn('bash', ['-c', 'TIMEFORMAT="cpu %R %U %S"; time "$@"', 'wrk', ...command], {
@@ -100,7 +122,7 @@ async function wrk (scenarioArgs: string[], durationS = DURATION_S, connections 
   return { ...JSON.parse(json) as WrkResult, generatorCores: (user + system) / real }
 }
 
-function toRun (scenario: string, replicas: number, result: WrkResult & { generatorCores: number }, extra: Partial<Run> = {}): Run {
+function toRun (scenario: string, replicas: number, result: WrkResult & { generatorCores: number, machineCores: number }, extra: Partial<Run> = {}): Run {
   const errors = Object.values(result.errors).reduce((sum, n) => sum + n, 0)
   return {
     scenario,
@@ -112,6 +134,7 @@ function toRun (scenario: string, replicas: number, result: WrkResult & { genera
     p99Ms: result.latencyMs.p99,
     maxMs: result.latencyMs.max,
     generatorCores: result.generatorCores,
+    machineCores: result.machineCores,
     ...extra
   }
 }
@@ -164,33 +187,35 @@ async function main (): Promise<void> {
   for (const replicas of [1, 4]) {
     log(`${replicas} replica(s)`)
     await scale(replicas)
-    if (replicas === 4) cost.idleRssMb = await replicaRssMb()
+    if (replicas === 4) cost.idleRssMb = (await replicaRssMb()).rss
     runs.push(toRun('static', replicas, await wrk(['get', '/bench/static.txt'])))
     runs.push(toRun('proxy', replicas, await wrk(['get', '/bench/healthz'])))
     await wrk(['get', readPath], 2)
     const read = wrk(['get', readPath])
     if (replicas === 4) {
       await sleep(DURATION_S * 500)
-      cost.loadedRssMb = await replicaRssMb()
+      const loaded = await replicaRssMb()
+      cost.loadedRssMb = loaded.rss
+      cost.loadedFileBackedMb = loaded.fileBacked
     }
     runs.push(toRun('read', replicas, await read))
     runs.push(toRun('list', replicas, await wrk(['get', '/api/polls'])))
 
     const before = await mysqlCount(`SELECT COUNT(*) FROM ballots WHERE poll_id = ${seed.votePollId}`)
-    const vote = await castBallots(base, seed.votePollId, seed.voteChoiceIds, takeCookies(voteBudget), CONNECTIONS)
+    const vote = await withMachineCpu(() => castBallots(base, seed.votePollId, seed.voteChoiceIds, takeCookies(voteBudget), CONNECTIONS))
     const counted = await mysqlCount(`SELECT COUNT(*) FROM ballots WHERE poll_id = ${seed.votePollId}`) - before
     runs.push({
       scenario: 'vote', replicas, requestsPerSecond: vote.requests / vote.seconds, requests: vote.requests, errors: vote.errors,
-      p50Ms: vote.p50Ms, p99Ms: vote.p99Ms, maxMs: vote.maxMs, generatorCores: vote.generatorCores, accepted: vote.accepted, counted
+      p50Ms: vote.p50Ms, p99Ms: vote.p99Ms, maxMs: vote.maxMs, generatorCores: vote.generatorCores, machineCores: vote.machineCores, accepted: vote.accepted, counted
     })
 
     const mixed = await wrk(['mixed', readPath, String(seed.votePollId), choices, cookieFileOf(takeCookies(voteBudget))])
     runs.push(toRun('mixed', replicas, mixed))
 
     log(`fan-out with ${STREAMS} streams`)
-    const fanOut = await measureFanOut(base, seed.votePollId, seed.voteChoiceIds, seed.cookies.slice(nextCookie, nextCookie + 20), STREAMS, SMOKE ? 3 : 10)
+    const fanOut = await withMachineCpu(() => measureFanOut(base, seed.votePollId, seed.voteChoiceIds, seed.cookies.slice(nextCookie, nextCookie + 20), STREAMS, SMOKE ? 3 : 10))
     nextCookie += 20
-    runs.push({ scenario: 'fan-out', replicas, requestsPerSecond: 0, requests: fanOut.samples, errors: fanOut.errors, p50Ms: fanOut.p50Ms, p99Ms: fanOut.p99Ms, maxMs: fanOut.maxMs, generatorCores: 0 })
+    runs.push({ scenario: 'fan-out', replicas, requestsPerSecond: 0, requests: fanOut.samples, errors: fanOut.errors, p50Ms: fanOut.p50Ms, p99Ms: fanOut.p99Ms, maxMs: fanOut.maxMs, generatorCores: 0, machineCores: fanOut.machineCores })
   }
 
   log('read sweep over 1, 2, 4, 8 replicas')
@@ -207,9 +232,10 @@ async function main (): Promise<void> {
   runs.push(toRun('read@70%', 4, paced))
 
   log('raw inserts straight into MySQL')
-  const rawOut = await compose('run', '--rm', '--no-deps', '-T', '-v', `${process.cwd()}/bench:/app/bench:ro`, '--entrypoint', 'node', 'app', 'bench/raw-insert.mjs', String(SMOKE ? 1000 : 8000), String(CONNECTIONS))
-  const raw = JSON.parse(rawOut.split('\n').find((line) => line.startsWith('{'))!) as { rows: number, seconds: number, rate: number }
-  runs.push({ scenario: 'raw-insert', replicas: 0, requestsPerSecond: raw.rate, requests: raw.rows, errors: 0, p50Ms: 0, p99Ms: 0, maxMs: 0, generatorCores: 0 })
+  const rawRun = await withMachineCpu(async () => ({ out: await compose('run', '--rm', '--no-deps', '-T', '-v', `${process.cwd()}/bench:/app/bench:ro`, '--entrypoint', 'node', 'app', 'bench/raw-insert.mjs', String(SMOKE ? 1000 : 8000), String(CONNECTIONS)) }))
+  const raw = JSON.parse(rawRun.out.split('\n').find((line) => line.startsWith('{'))!) as { rows: number, seconds: number, rate: number }
+  // (machine CPU here includes the container's start and the seeding of the raw poll)
+  runs.push({ scenario: 'raw-insert', replicas: 0, requestsPerSecond: raw.rate, requests: raw.rows, errors: 0, p50Ms: 0, p99Ms: 0, maxMs: 0, generatorCores: 0, machineCores: rawRun.machineCores })
 
   log('time for a crashed replica to be healthy again')
   const [victim] = await containers('app')
