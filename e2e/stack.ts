@@ -84,10 +84,15 @@ export async function nginxLog (): Promise<AccessLogLine[]> {
   return out.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as AccessLogLine)
 }
 
-// The replica sockets that served the given requests, as nginx logged them.
+// The replica sockets that served the given requests, as nginx logged them. nginx buffers
+// its access log for up to a second, so this waits until every request is in it.
 export async function upstreamsOf (requestIds: string[]): Promise<string[]> {
   const wanted = new Set(requestIds)
-  const lines = (await nginxLog()).filter((line) => wanted.has(line.request_id))
+  let lines = (await nginxLog()).filter((line) => wanted.has(line.request_id))
+  for (const deadline = Date.now() + 5000; lines.length < wanted.size && Date.now() < deadline;) {
+    await sleep(200)
+    lines = (await nginxLog()).filter((line) => wanted.has(line.request_id))
+  }
   // Several upstreams ("a, b") when nginx passed a request on to the next replica.
   return lines.flatMap((line) => line.upstream.split(/, | : /)).filter(Boolean)
 }
