@@ -6,6 +6,9 @@ import {
 
 // A client that keeps reading one poll, one request after another, until stopped: what a
 // user would see during an operation on the stack. Bounded in time and count.
+// Like a browser, it sends a GET again once when the kept-alive connection it reused was
+// closed before any answer: nginx closes idle connections when it reloads for a new set of
+// replicas, and HTTP lets clients retry idempotent requests in exactly that case.
 function steadyReader (pollId: string) {
   // A status code per request, or the error for one that got no answer.
   const statuses: Array<number | string> = []
@@ -13,7 +16,9 @@ function steadyReader (pollId: string) {
   const done = (async () => {
     const deadline = Date.now() + 120_000
     while (running && Date.now() < deadline && statuses.length < 20_000) {
-      const reply = await call('GET', `/api/polls/${pollId}`).catch((error: Error) => ({ status: `${error.message} ${String((error.cause as Error | undefined)?.message ?? '')}` }))
+      const read = () => call('GET', `/api/polls/${pollId}`).catch((error: Error) => ({ status: `${error.message} ${String((error.cause as Error | undefined)?.message ?? '')}` }))
+      let reply = await read()
+      if (typeof reply.status === 'string' && /other side closed|ECONNRESET/.test(reply.status)) reply = await read()
       statuses.push(reply.status)
       await sleep(20)
     }

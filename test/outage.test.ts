@@ -93,4 +93,32 @@ describe('dependency outages', () => {
     expect(result.totalVotes).toBe(2)
     expect((await ready()).statusCode).toBe(200)
   })
+
+  it('MySQL and Redis stalled (open connections, no answers): fast 503s, then recovery', async () => {
+    const list = () => app.inject({ method: 'GET', url: '/api/polls?limit=5' })
+    expect((await list()).statusCode).toBe(200)
+    mysqlProxy.stall()
+    try {
+      for (let i = 0; i < 3; i++) {
+        const { response, ms } = await timed(list)
+        expect(response.statusCode).toBe(503)
+        expect(response.json().message).toMatch(/mysql/)
+        expect(ms).toBeLessThan(FAST_MS)
+      }
+    } finally {
+      await mysqlProxy.restore()
+    }
+    await eventually(async () => (await list()).statusCode === 200, 'poll lists after a MySQL stall')
+
+    redisProxy.stall()
+    try {
+      const { response, ms } = await timed(me)
+      expect(response.statusCode).toBe(503)
+      expect(response.json().message).toMatch(/redis/)
+      expect(ms).toBeLessThan(FAST_MS)
+    } finally {
+      await redisProxy.restore()
+    }
+    await eventually(async () => (await me()).statusCode === 200, 'session lookups after a Redis stall')
+  })
 })

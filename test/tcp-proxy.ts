@@ -2,10 +2,13 @@ import { createServer, connect, type Server, type Socket } from 'node:net'
 import { once } from 'node:events'
 
 // A TCP forwarder on 127.0.0.1 in front of a real server, so a test can make MySQL or Redis
-// "go away" (connections reset, new ones refused) and come back on the same address.
+// "go away" (connections reset, new ones refused), or stall (connections stay open, nothing
+// gets through), and come back on the same address.
 export class TcpProxy {
   private server: Server | null = null
   private readonly sockets = new Set<Socket>()
+  private readonly pairs = new Set<[Socket, Socket]>()
+  private stalled = false
   port = 0
 
   constructor (private readonly targetHost: string, private readonly targetPort: number) {}
@@ -18,7 +21,15 @@ export class TcpProxy {
         socket.on('close', () => this.sockets.delete(socket))
         socket.on('error', () => { client.destroy(); upstream.destroy() })
       }
-      client.pipe(upstream).pipe(client)
+      const pair: [Socket, Socket] = [client, upstream]
+      this.pairs.add(pair)
+      client.on('close', () => this.pairs.delete(pair))
+      if (this.stalled) {
+        client.pause()
+        upstream.pause()
+      } else {
+        client.pipe(upstream).pipe(client)
+      }
     })
     server.listen(this.port, '127.0.0.1')
     await once(server, 'listening')
@@ -35,7 +46,24 @@ export class TcpProxy {
   }
 
   async restore (): Promise<void> {
-    await this.start()
+    if (this.stalled) {
+      this.stalled = false
+      for (const [client, upstream] of this.pairs) client.pipe(upstream).pipe(client)
+    } else {
+      await this.start()
+    }
+  }
+
+  // Nothing is read while stalled: bytes wait in the kernel's buffers and arrive, in order,
+  // on restore, as over a network path that stopped and came back (or a paused container).
+  stall (): void {
+    this.stalled = true
+    for (const [client, upstream] of this.pairs) {
+      client.unpipe(upstream)
+      upstream.unpipe(client)
+      client.pause()
+      upstream.pause()
+    }
   }
 
   async stop (): Promise<void> {
