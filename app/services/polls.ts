@@ -64,12 +64,17 @@ const pollColumns = {
   resultsVisibility: polls.resultsVisibility,
   closesAt: polls.closesAt,
   closedAt: polls.closedAt,
-  createdAt: polls.createdAt,
+  createdAt: polls.createdAt
+}
+
+// A list shows each poll's total without its choices.
+const listedPollColumns = {
+  ...pollColumns,
   totalVotes: sql<number>`(SELECT CAST(COALESCE(SUM(${choices.voteCount}), 0) AS UNSIGNED) FROM ${choices} WHERE ${choices.pollId} = ${polls.id})`.mapWith(Number)
 }
 
 export async function listPolls (db: Database, limit: number, cursor?: number): Promise<{ items: PollRow[], nextCursor: number | null }> {
-  const rows = await db.select(pollColumns).from(polls)
+  const rows = await db.select(listedPollColumns).from(polls)
     .innerJoin(users, eq(users.id, polls.ownerId))
     .where(cursor === undefined ? undefined : lt(polls.id, cursor))
     .orderBy(desc(polls.id))
@@ -80,8 +85,7 @@ export async function listPolls (db: Database, limit: number, cursor?: number): 
 
 // One round trip: the poll, its owner's name and its choices, one row per choice.
 export async function getSnapshot (db: Database, pollId: number): Promise<PollSnapshot | null> {
-  const { totalVotes: _computedBelow, ...columns } = pollColumns
-  const rows = await db.select({ ...columns, choiceId: choices.id, label: choices.label, votes: choices.voteCount })
+  const rows = await db.select({ ...pollColumns, choiceId: choices.id, label: choices.label, votes: choices.voteCount })
     .from(polls)
     .innerJoin(users, eq(users.id, polls.ownerId))
     .innerJoin(choices, eq(choices.pollId, polls.id))
