@@ -268,6 +268,14 @@ async function main (): Promise<void> {
   console.log(renderMarkdown(report))
 
   if (!args.has('--keep')) await compose('down', '--volumes', '--timeout', '20')
+
+  // Times are reported, never judged here; correctness is: every accepted ballot counted,
+  // and no request failed.
+  const wrong = runs.filter((r) => r.errors > 0 || r.accepted !== r.counted)
+  if (wrong.length > 0) {
+    console.error(`bench: ${wrong.map((r) => `${r.scenario} at ${r.replicas} replica(s): ${r.errors} errors, ${r.accepted ?? '-'} accepted, ${r.counted ?? '-'} counted`).join('; ')}`)
+    process.exit(1)
+  }
 }
 
 main().catch(async (error: unknown) => {
