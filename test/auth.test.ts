@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { App } from '../app/app.js'
-import { build, redisClient, registerAndLogin, sessionCookie, uniqueName } from './helpers.js'
+import { build, redisClient, registerAndLogin, sessionCookie, uniqueName, withRoot } from './helpers.js'
 
 let app: App
 beforeAll(async () => { app = await build({ CORS_ORIGINS: 'https://polls.example' }) })
@@ -12,11 +12,15 @@ const login = (username: string, password: string, headers = {}) =>
   app.inject({ method: 'POST', url: '/api/auth/login', payload: { username, password }, headers })
 
 describe('register', () => {
-  it('creates a user: 201 {id, username}', async () => {
+  it('creates a user: 201 {id, username}, the password stored only as an argon2id hash', async () => {
     const username = uniqueName('reg')
     const response = await register(username)
     expect(response.statusCode).toBe(201)
     expect(response.json()).toEqual({ id: expect.stringMatching(/^\d+$/), username })
+    const [rows] = await withRoot((connection) => connection.query('SELECT password_hash FROM users WHERE username = ?', [username]))
+    const hash = (rows as Array<{ password_hash: string }>)[0]!.password_hash
+    expect(hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/)
+    expect(hash).not.toContain('correct horse battery')
   })
 
   it('refuses a taken username, whatever its case: 409', async () => {

@@ -136,7 +136,17 @@ describe('the server process', () => {
     socket.write(body.slice(0, 10))
     await new Promise((resolve) => setTimeout(resolve, 200))
 
+    // A connection opened before the signal, to ask /readyz during the drain that follows it.
+    const probe = connect(socketPath)
+    await once(probe, 'connect')
+    let probeReply = ''
+    probe.on('data', (chunk) => { probeReply += chunk })
+
     server.child.kill('SIGTERM')
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    probe.write('GET /readyz HTTP/1.1\r\nHost: localhost\r\n\r\n')
+    await expect.poll(() => probeReply, { timeout: 1500 }).toMatch(/^HTTP\/1.1 503[\s\S]*shutting down/)
+    probe.destroy()
     await streamEnded
     expect(streamText).toMatch(/retry: \d+\n: server shutting down/)
     // The listener is closed: a new connection is refused while the old request continues.
