@@ -4,7 +4,8 @@ import { containers, stack } from './stack.js'
 
 interface Inspect {
   Config: { User: string, Image: string }
-  HostConfig: { ReadonlyRootfs: boolean, CapDrop: string[] | null, SecurityOpt: string[] | null, RestartPolicy: { Name: string } }
+  HostConfig: { ReadonlyRootfs: boolean, CapDrop: string[] | null, SecurityOpt: string[] | null, RestartPolicy: { Name: string }, NetworkMode: string, PortBindings: Record<string, unknown> | null }
+  Mounts: Array<{ Type: string, Source: string, Destination: string }>
 }
 
 async function inspect (service: string): Promise<Inspect> {
@@ -21,6 +22,23 @@ describe('the containers', () => {
     expect(settings.HostConfig.CapDrop).toEqual(['ALL'])
     expect(settings.HostConfig.SecurityOpt).toContain('no-new-privileges:true')
     expect(settings.HostConfig.RestartPolicy.Name).toBe('unless-stopped')
+  })
+
+  it('confines autorestart, the one container holding the Docker socket: no network, no capabilities, nothing else mounted', async () => {
+    const settings = await inspect('autorestart')
+    expect(settings.HostConfig.NetworkMode).toBe('none')
+    expect(settings.HostConfig.PortBindings ?? {}).toEqual({})
+    expect(settings.HostConfig.ReadonlyRootfs).toBe(true)
+    expect(settings.HostConfig.CapDrop).toEqual(['ALL'])
+    expect(settings.HostConfig.SecurityOpt).toContain('no-new-privileges:true')
+    expect(settings.Mounts.map((mount) => mount.Destination)).toEqual(['/var/run/docker.sock'])
+    // Root in the container, for the socket's owner permission, but with no capability.
+    const status = await stack(['exec', '-T', 'autorestart', 'cat', '/proc/1/status'])
+    expect(status).toMatch(/^CapEff:\s+0+$/m)
+    // And no other container can reach Docker.
+    for (const service of ['app', 'nginx', 'mysql', 'redis']) {
+      expect((await inspect(service)).Mounts.filter((mount) => mount.Source.endsWith('docker.sock')), service).toEqual([])
+    }
   })
 
   it('runs the app under tini as PID 1, with production dependencies only and no curl', async () => {

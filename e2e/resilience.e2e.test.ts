@@ -42,6 +42,21 @@ async function expectRoutedToLiveReplicas (): Promise<void> {
   expect(served).toEqual(live)
 }
 
+// Whether the container started again after the given moment and is healthy, within 30 s.
+async function backHealthyWithin30s (containerId: string, after: Date): Promise<boolean> {
+  for (const deadline = after.getTime() + 30_000; Date.now() < deadline; await sleep(250)) {
+    const [startedAt, state] = (await docker(['inspect', '-f', '{{.State.StartedAt}}|{{.State.Status}} {{.State.Health.Status}}', containerId])).trim().split('|')
+    if (new Date(startedAt!).getTime() > after.getTime() && state === 'running healthy') return true
+  }
+  return false
+}
+
+async function autorestartLog (): Promise<string> {
+  const [watcher] = await containers('autorestart')
+  if (!watcher) throw new Error('no autorestart container')
+  return docker(['logs', watcher.ID])
+}
+
 afterAll(async () => {
   // Leave the stack as the other files expect it.
   await stack(['up', '-d', '--no-build', '--scale', 'app=4'])
@@ -69,41 +84,71 @@ describe('operating the stack', () => {
     expect(reader.statuses.filter((status) => status !== 200)).toEqual([])
   })
 
-  it('loses no request when a replica is killed, skips its stale socket, and the crashed replica comes back healthy', async () => {
+  it('loses no request when a replica is killed, and the killed replica is back and healthy within 30 s', async () => {
     await stack(['up', '-d', '--no-build', '--scale', 'app=4'])
     await waitForHealthyReplicas(4)
     const owner = await newUser('kill')
     const poll = await newPoll(owner)
     const reader = steadyReader(poll.id)
     try {
-      // `docker kill`: the replica dies at once, leaving its socket file behind. Docker treats
-      // a kill through its API as an operator's stop and does not restart it.
+      // `docker kill`: Docker's restart policy ignores a kill through its API; the
+      // autorestart service starts the same container again.
       const [victim] = await containers('app')
+      const killedAt = new Date()
       await docker(['kill', victim!.ID])
-      await sleep(3000)
-      const remaining = await liveReplicaSockets()
-      expect(remaining).toHaveLength(3)
-      // Its socket file is still there, and nginx does not route to it.
-      const files = await stack(['exec', '-T', 'nginx', 'ls', '/run/polls'])
-      expect(files).toContain(`${victim!.ID.slice(0, 12)}.sock`)
+      expect(await backHealthyWithin30s(victim!.ID, killedAt), 'the killed replica is back and healthy within 30 s').toBe(true)
+      expect(await autorestartLog()).toContain(`started ${victim!.Name} again`)
       await expectRoutedToLiveReplicas()
+      expect(await liveReplicaSockets()).toHaveLength(4)
 
       // A crash (the process killed from outside, as the kernel's OOM killer does): the
       // restart policy brings the replica back, which supervisor's autorestart used to do.
-      const [crashing] = (await containers('app')).filter((c) => c.State === 'running')
-      const pid = (await docker(['inspect', '-f', '{{.State.Pid}}', crashing!.ID])).trim()
+      const [crashing] = await containers('app')
+      const [pid, restarts] = (await docker(['inspect', '-f', '{{.State.Pid}} {{.RestartCount}}', crashing!.ID])).trim().split(' ')
+      const crashedAt = new Date()
       process.kill(Number(pid), 'SIGKILL')
-      const crashedAt = Date.now()
-      let back = false
-      while (Date.now() - crashedAt < 30_000 && !back) {
-        await sleep(500)
-        const state = (await docker(['inspect', '-f', '{{.RestartCount}} {{.State.Health.Status}}', crashing!.ID])).trim()
-        back = state.startsWith('1 ') && state.endsWith('healthy')
-      }
-      expect(back, 'the crashed replica restarted and is healthy within 30 s').toBe(true)
+      expect(await backHealthyWithin30s(crashing!.ID, crashedAt), 'the crashed replica is back and healthy within 30 s').toBe(true)
+      // Docker's restart policy did it, not autorestart.
+      expect((await docker(['inspect', '-f', '{{.RestartCount}}', crashing!.ID])).trim()).toBe(String(Number(restarts) + 1))
       await expectRoutedToLiveReplicas()
     } finally {
       await reader.stop()
+    }
+    expect(reader.statuses.length).toBeGreaterThan(50)
+    expect(reader.statuses.filter((status) => status !== 200)).toEqual([])
+  })
+
+  it('leaves a replica stopped on purpose stopped', async () => {
+    const [replica] = await containers('app')
+    const logBefore = await autorestartLog()
+    await docker(['stop', replica!.ID])
+    // Well past the moment autorestart decides (1 s after the replica died).
+    await sleep(5000)
+    expect((await docker(['inspect', '-f', '{{.State.Status}}', replica!.ID])).trim()).toBe('exited')
+    expect((await autorestartLog()).slice(logBefore.length)).not.toContain('started')
+    await stack(['up', '-d', '--no-build'])
+    await waitForHealthyReplicas(4)
+  })
+
+  it('never routes to the stale socket a dead replica leaves behind', async () => {
+    // Without autorestart a killed replica stays down, so its socket file stays behind.
+    await stack(['up', '-d', '--no-build', '--scale', 'autorestart=0'])
+    const owner = await newUser('stale')
+    const poll = await newPoll(owner)
+    const reader = steadyReader(poll.id)
+    const [victim] = await containers('app')
+    try {
+      await docker(['kill', victim!.ID])
+      await sleep(3000)
+      expect((await docker(['inspect', '-f', '{{.State.Status}}', victim!.ID])).trim()).toBe('exited')
+      expect(await liveReplicaSockets()).toHaveLength(3)
+      const files = await stack(['exec', '-T', 'nginx', 'ls', '/run/polls'])
+      expect(files).toContain(`${victim!.ID.slice(0, 12)}.sock`)
+      await expectRoutedToLiveReplicas()
+    } finally {
+      await reader.stop()
+      await stack(['up', '-d', '--no-build'])
+      await waitForHealthyReplicas(4)
     }
     expect(reader.statuses.length).toBeGreaterThan(50)
     expect(reader.statuses.filter((status) => status !== 200)).toEqual([])
