@@ -4,7 +4,7 @@ import { containers, stack } from './stack.js'
 
 interface Inspect {
   Config: { User: string, Image: string }
-  HostConfig: { ReadonlyRootfs: boolean, CapDrop: string[] | null, SecurityOpt: string[] | null, RestartPolicy: { Name: string }, NetworkMode: string, PortBindings: Record<string, unknown> | null }
+  HostConfig: { ReadonlyRootfs: boolean, CapDrop: string[] | null, CapAdd: string[] | null, SecurityOpt: string[] | null, RestartPolicy: { Name: string }, NetworkMode: string, PortBindings: Record<string, unknown> | null }
   Mounts: Array<{ Type: string, Source: string, Destination: string }>
 }
 
@@ -15,13 +15,22 @@ async function inspect (service: string): Promise<Inspect> {
 }
 
 describe('the containers', () => {
-  it.each(['app', 'nginx'])('%s runs as a fixed non-root user, read-only, with no capabilities and no-new-privileges', async (service) => {
+  it.each(['app', 'nginx', 'mysql', 'redis'])('%s runs as a non-root user, read-only, with no capabilities and no-new-privileges', async (service) => {
     const settings = await inspect(service)
-    expect(settings.Config.User).toMatch(/^1000[12]:10001$/)
     expect(settings.HostConfig.ReadonlyRootfs).toBe(true)
     expect(settings.HostConfig.CapDrop).toEqual(['ALL'])
+    expect(settings.HostConfig.CapAdd ?? []).toEqual([])
     expect(settings.HostConfig.SecurityOpt).toContain('no-new-privileges:true')
     expect(settings.HostConfig.RestartPolicy.Name).toBe('unless-stopped')
+    // Every process of the container, the main one included, runs as a non-root user.
+    const uids = await stack(['exec', '-T', service, 'sh', '-c', 'for status in /proc/[0-9]*/status; do grep "^Uid:" "$status"; done 2>/dev/null; true'])
+    const effective = uids.trim().split('\n').map((line) => line.split(/\s+/)[2])
+    expect(effective.length).toBeGreaterThan(0)
+    expect(effective.filter((uid) => uid === '0')).toEqual([])
+  })
+
+  it.each(['app', 'nginx'])('%s runs as its fixed user, in the group that shares the replica sockets', async (service) => {
+    expect((await inspect(service)).Config.User).toMatch(/^1000[12]:10001$/)
   })
 
   it('confines autorestart, the one container holding the Docker socket: no network, no capabilities, nothing else mounted', async () => {
