@@ -20,7 +20,7 @@ export interface Report {
   machine: { cpu: string, cores: number, memoryGb: number }
   generator: string
   runs: Run[]
-  cost: { startupSeconds?: number, appImageMb?: number, idleRssMb?: number[], loadedRssMb?: number[], loadedFileBackedMb?: number[], crashRecoverySeconds?: number }
+  cost: { startupSeconds?: number, appImageMb?: number, idleRssMb?: number[], loadedRssMb?: number[], loadedFileBackedMb?: number[], crashRecoverySeconds?: number, killRecoverySeconds?: number }
 }
 
 const find = (report: Report, scenario: string, replicas: number) => report.runs.find((r) => r.scenario === scenario && r.replicas === replicas)
@@ -119,6 +119,7 @@ export function renderMarkdown (report: Report): string {
     `- Replica RSS idle: ${(report.cost.idleRssMb ?? []).map((mb) => `${fixed(mb)} MB`).join(', ')}`,
     `- Replica RSS under read load: ${(report.cost.loadedRssMb ?? []).map((mb) => `${fixed(mb)} MB`).join(', ')} (file-backed: ${(report.cost.loadedFileBackedMb ?? []).map((mb) => `${fixed(mb)} MB`).join(', ')})`,
     `- A crashed replica healthy again after: ${fixed(report.cost.crashRecoverySeconds ?? 0)} s`,
+    `- A replica killed with \`docker kill\` healthy again after: ${fixed(report.cost.killRecoverySeconds ?? 0)} s`,
     ''
   ]
   return lines.join('\n')

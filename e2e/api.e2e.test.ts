@@ -70,6 +70,18 @@ describe('the stack through nginx', () => {
     expect(big.body).toMatchObject({ statusCode: 413 })
   })
 
+  it('sets X-Forwarded-Proto itself: a client over plain HTTP cannot claim HTTPS', async () => {
+    const user = await newUser('proto')
+    const login = (headers: Record<string, string>) => fetch(`${baseUrl()}/api/auth/login`, {
+      method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ username: user.username, password: user.password })
+    })
+    // The app marks the session cookie Secure when the proxy says HTTPS (test/auth.test.ts).
+    const spoofed = await login({ 'x-forwarded-proto': 'https' })
+    expect(spoofed.status).toBe(200)
+    expect(spoofed.headers.getSetCookie().join('\n')).toMatch(/polls\.sid=/)
+    expect(spoofed.headers.getSetCookie().join('\n')).not.toMatch(/;\s*Secure/i)
+  })
+
   it('spreads requests over every replica, and a session made through one is honoured by all', async () => {
     const user = await newUser('spread')
     const ids = Array.from({ length: 40 }, (_, i) => `e2e-spread-${user.username}-${i}`)
