@@ -29,6 +29,15 @@ describe('the containers', () => {
     expect(effective.filter((uid) => uid === '0')).toEqual([])
   })
 
+  it('runs exactly the long-running services, each with a healthcheck that passes', async () => {
+    const all = await containers()
+    const longRunning = ['app', 'autorestart', 'mysql', 'nginx', 'redis']
+    expect([...new Set(all.filter((c) => c.State === 'running').map((c) => c.Service))].sort()).toEqual(longRunning)
+    for (const container of all.filter((c) => longRunning.includes(c.Service))) {
+      expect(container.Health, container.Name).toBe('healthy')
+    }
+  })
+
   it.each(['app', 'nginx'])('%s runs as its fixed user, in the group that shares the replica sockets', async (service) => {
     expect((await inspect(service)).Config.User).toMatch(/^1000[12]:10001$/)
   })
