@@ -11,6 +11,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { hostname } from 'node:os'
+import { dirname } from 'node:path'
 import { createInterface } from 'node:readline'
 
 // How long after a container dies the watcher waits for the "stop" of a deliberate stop.
@@ -33,7 +34,7 @@ interface ContainerState {
   Config: { Labels: Record<string, string> | null }
 }
 
-interface DockerEvent { Action: string, Actor: { ID: string, Attributes: Record<string, string> }, time: number, timeNano: number }
+interface DockerEvent { Action: string, Actor: { ID: string }, time: number }
 
 function dockerRequest (method: string, path: string): Promise<{ status: number, body: string }> {
   return new Promise((resolve, reject) => {
@@ -115,7 +116,9 @@ function watch (project: string, since: number | undefined): Promise<number | un
         last = event.time
         onEvent(event)
       })
-      lines.on('close', () => resolve(last))
+      // However the stream ends (Docker closing it, the connection reset), reconnect.
+      response.on('error', () => {})
+      response.on('close', () => resolve(last))
     })
     call.on('error', reject)
     call.end()
@@ -132,7 +135,7 @@ async function ownProject (): Promise<string> {
 }
 
 async function main (): Promise<void> {
-  mkdirSync(WATCHING_FILE.replace(/\/[^/]+$/, ''), { recursive: true })
+  mkdirSync(dirname(WATCHING_FILE), { recursive: true })
   const project = await ownProject()
   log(`watching project ${project}`)
   let since: number | undefined
