@@ -117,7 +117,7 @@ function watch (project: string, since: number | undefined): Promise<number | un
         onEvent(event)
       })
       // However the stream ends (Docker closing it, the connection reset), reconnect.
-      response.on('error', () => {})
+      lines.on('error', () => {})
       response.on('close', () => resolve(last))
     })
     call.on('error', reject)
@@ -142,7 +142,7 @@ async function main (): Promise<void> {
   for (;;) {
     try {
       since = await watch(project, since)
-      log('event stream closed by Docker; reconnecting')
+      log('event stream closed; reconnecting')
     } catch (error) {
       log(`${(error as Error).message}; reconnecting`)
     }
