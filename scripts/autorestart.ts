@@ -10,8 +10,8 @@
 // It reads Docker's event stream and needs nothing but the Docker socket: no network.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
-import { hostname } from 'node:os'
-import { dirname } from 'node:path'
+import { hostname, tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 
 // How long after a container dies the watcher waits for the "stop" of a deliberate stop.
@@ -19,7 +19,7 @@ import { createInterface } from 'node:readline'
 const STOP_GRACE_MS = 1000
 const RECONNECT_MS = 1000
 // Written while the event stream is open: the container's healthcheck looks for it.
-const WATCHING_FILE = '/tmp/autorestart/watching'
+const WATCHING_FILE = join(tmpdir(), 'autorestart', 'watching')
 
 const [socketPath, projectArgument] = process.argv.slice(2)
 if (!socketPath) {
@@ -108,6 +108,7 @@ function watch (project: string, since: number | undefined): Promise<number | un
         return
       }
       writeFileSync(WATCHING_FILE, `${project}\n`)
+      log(`watching project ${project}`)
       last ??= Math.floor(Date.now() / 1000)
       const lines = createInterface({ input: response })
       lines.on('line', (line) => {
@@ -137,7 +138,6 @@ async function ownProject (): Promise<string> {
 async function main (): Promise<void> {
   mkdirSync(dirname(WATCHING_FILE), { recursive: true })
   const project = await ownProject()
-  log(`watching project ${project}`)
   let since: number | undefined
   for (;;) {
     try {

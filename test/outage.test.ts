@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import type { App } from '../app/app.js'
 import { build, createPoll, registerAndLogin, type TestUser } from './helpers.js'
-import { hostAndPort, TcpProxy } from './tcp-proxy.js'
+import { hostAndPort, SocketProxy } from './socket-proxy.js'
 
 // MySQL and Redis reached through proxies the test can cut: requests that need a missing
 // dependency fail fast with 503, and the same process recovers when it returns.
 let app: App
-let mysqlProxy: TcpProxy
-let redisProxy: TcpProxy
+let mysqlProxy: SocketProxy
+let redisProxy: SocketProxy
 let user: TestUser
 
 // "Fast" here means well inside the DEPENDENCY_TIMEOUT_MS of 1 s plus scheduling slack: a
@@ -15,8 +15,8 @@ let user: TestUser
 const FAST_MS = 2500
 
 beforeAll(async () => {
-  mysqlProxy = await new TcpProxy(...hostAndPort(inject('databaseUrl'))).start()
-  redisProxy = await new TcpProxy(...hostAndPort(inject('redisUrl'))).start()
+  mysqlProxy = await new SocketProxy(hostAndPort(inject('databaseUrl'))).start()
+  redisProxy = await new SocketProxy(hostAndPort(inject('redisUrl'))).start()
   const databaseUrl = new URL(inject('databaseUrl'))
   databaseUrl.host = `127.0.0.1:${mysqlProxy.port}`
   app = await build({ DATABASE_URL: databaseUrl.toString(), REDIS_URL: `redis://127.0.0.1:${redisProxy.port}` })

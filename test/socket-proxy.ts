@@ -1,21 +1,22 @@
-import { createServer, connect, type Server, type Socket } from 'node:net'
+import { createServer, connect, type NetConnectOpts, type Server, type Socket } from 'node:net'
 import { once } from 'node:events'
 
-// A TCP forwarder on 127.0.0.1 in front of a real server, so a test can make MySQL or Redis
-// "go away" (connections reset, new ones refused), or stall (connections stay open, nothing
-// gets through), and come back on the same address.
-export class TcpProxy {
+// A forwarder in front of a real server, so a test can make MySQL, Redis or the Docker
+// engine "go away" (connections reset, new ones refused), or stall (connections stay open,
+// nothing gets through), and come back on the same address. It listens on a port of
+// 127.0.0.1, or on a unix socket when given a path.
+export class SocketProxy {
   private server: Server | null = null
   private readonly sockets = new Set<Socket>()
   private readonly pairs = new Set<[Socket, Socket]>()
   private stalled = false
   port = 0
 
-  constructor (private readonly targetHost: string, private readonly targetPort: number) {}
+  constructor (private readonly target: NetConnectOpts, private readonly listenPath?: string) {}
 
   async start (): Promise<this> {
     const server = createServer((client) => {
-      const upstream = connect(this.targetPort, this.targetHost)
+      const upstream = connect(this.target)
       for (const socket of [client, upstream]) {
         this.sockets.add(socket)
         socket.on('close', () => this.sockets.delete(socket))
@@ -31,9 +32,10 @@ export class TcpProxy {
         client.pipe(upstream).pipe(client)
       }
     })
-    server.listen(this.port, '127.0.0.1')
+    if (this.listenPath) server.listen(this.listenPath)
+    else server.listen(this.port, '127.0.0.1')
     await once(server, 'listening')
-    this.port = (server.address() as { port: number }).port
+    if (!this.listenPath) this.port = (server.address() as { port: number }).port
     this.server = server
     return this
   }
@@ -41,7 +43,8 @@ export class TcpProxy {
   async cut (): Promise<void> {
     const server = this.server
     this.server = null
-    for (const socket of this.sockets) socket.resetAndDestroy()
+    // A reset where TCP has one; a unix socket can only be closed.
+    for (const socket of this.sockets) socket.remoteFamily ? socket.resetAndDestroy() : socket.destroy()
     if (server) await new Promise((resolve) => server.close(resolve))
   }
 
@@ -71,7 +74,7 @@ export class TcpProxy {
   }
 }
 
-export function hostAndPort (url: string): [string, number] {
+export function hostAndPort (url: string): NetConnectOpts {
   const parsed = new URL(url)
-  return [parsed.hostname, Number(parsed.port)]
+  return { host: parsed.hostname, port: Number(parsed.port) }
 }
