@@ -1,14 +1,25 @@
 import { afterAll, describe, expect, inject, it } from 'vitest'
 import { docker } from './compose.js'
 import {
-  call, containers, liveReplicaSockets, newPoll, newUser, sleep, stack, upstreamsOf, waitForHealthyReplicas
+  call, containers, liveReplicaSockets, newPoll, newUser, sleep, stack, upstreamsOf, waitForHealthyReplicas, type Reply
 } from './stack.js'
+
+// Like a browser, sends a GET again once when the kept-alive connection it reused was closed
+// before any answer: nginx closes idle connections when it reloads for a new set of
+// replicas, and HTTP lets clients retry idempotent requests in exactly that case.
+async function get (path: string, requestId?: string): Promise<Reply> {
+  const send = () => call('GET', path, requestId ? { requestId } : {})
+  try {
+    return await send()
+  } catch (error) {
+    const reason = String(((error as Error).cause as Error | undefined)?.message ?? '')
+    if (!/other side closed|ECONNRESET/.test(reason)) throw error
+    return send()
+  }
+}
 
 // A client that keeps reading one poll, one request after another, until stopped: what a
 // user would see during an operation on the stack. Bounded in time and count.
-// Like a browser, it sends a GET again once when the kept-alive connection it reused was
-// closed before any answer: nginx closes idle connections when it reloads for a new set of
-// replicas, and HTTP lets clients retry idempotent requests in exactly that case.
 function steadyReader (pollId: string) {
   // A status code per request, or the error for one that got no answer.
   const statuses: Array<number | string> = []
@@ -16,9 +27,7 @@ function steadyReader (pollId: string) {
   const done = (async () => {
     const deadline = Date.now() + 120_000
     while (running && Date.now() < deadline && statuses.length < 20_000) {
-      const read = () => call('GET', `/api/polls/${pollId}`).catch((error: Error) => ({ status: `${error.message} ${String((error.cause as Error | undefined)?.message ?? '')}` }))
-      let reply = await read()
-      if (typeof reply.status === 'string' && /other side closed|ECONNRESET/.test(reply.status)) reply = await read()
+      const reply = await get(`/api/polls/${pollId}`).catch((error: Error) => ({ status: `${error.message} ${String((error.cause as Error | undefined)?.message ?? '')}` }))
       statuses.push(reply.status)
       await sleep(20)
     }
@@ -34,7 +43,7 @@ async function expectRoutedToLiveReplicas (): Promise<void> {
   let served: string[] = []
   while (Date.now() < deadline) {
     const ids = Array.from({ length: live.length * 6 }, (_, i) => `e2e-route-${Date.now()}-${i}`)
-    for (const requestId of ids) await call('GET', '/api/polls?limit=1', { requestId })
+    for (const requestId of ids) await get('/api/polls?limit=1', requestId)
     served = [...new Set(await upstreamsOf(ids))].sort()
     if (JSON.stringify(served) === JSON.stringify(live)) return
     await sleep(250)
@@ -61,6 +70,7 @@ afterAll(async () => {
   // Leave the stack as the other files expect it.
   await stack(['up', '-d', '--no-build', '--scale', 'app=4'])
   await waitForHealthyReplicas(4)
+  await expectRoutedToLiveReplicas()
 })
 
 describe('operating the stack', () => {
@@ -87,6 +97,7 @@ describe('operating the stack', () => {
   it('loses no request when a replica is killed, and the killed replica is back and healthy within 30 s', async () => {
     await stack(['up', '-d', '--no-build', '--scale', 'app=4'])
     await waitForHealthyReplicas(4)
+    await expectRoutedToLiveReplicas()
     const owner = await newUser('kill')
     const poll = await newPoll(owner)
     const reader = steadyReader(poll.id)
@@ -128,6 +139,7 @@ describe('operating the stack', () => {
     expect((await autorestartLog()).slice(logBefore.length)).not.toContain('started')
     await stack(['up', '-d', '--no-build'])
     await waitForHealthyReplicas(4)
+    await expectRoutedToLiveReplicas()
   })
 
   it('never routes to the stale socket a dead replica leaves behind', async () => {
@@ -149,6 +161,7 @@ describe('operating the stack', () => {
       await reader.stop()
       await stack(['up', '-d', '--no-build'])
       await waitForHealthyReplicas(4)
+      await expectRoutedToLiveReplicas()
     }
     expect(reader.statuses.length).toBeGreaterThan(50)
     expect(reader.statuses.filter((status) => status !== 200)).toEqual([])
