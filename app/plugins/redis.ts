@@ -14,6 +14,9 @@ export default fp(async (app) => {
     // returns; the client keeps reconnecting in the background.
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
+    // Reconnect attempts at most 0.5 s apart (ioredis waits up to 2 s by default), so every
+    // replica is serving again within half a second of Redis coming back.
+    retryStrategy: (attempt) => Math.min(attempt * 50, 500),
     commandTimeout: timeout,
     connectTimeout: timeout,
     lazyConnect: true
