@@ -54,10 +54,11 @@ beforeAll(async () => {
   expect(await until(() => watchingCount() === 1, 10_000), output).toBe(true)
 })
 
+// The containers go first: nothing may be left running, whatever else fails here.
 afterAll(async () => {
   watcher?.kill()
-  await proxy?.stop()
   if (created.length) await docker('rm', '-f', ...created)
+  await proxy?.stop()
   if (dir) await rm(dir, { recursive: true, force: true })
 })
 
