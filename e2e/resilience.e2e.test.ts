@@ -35,6 +35,18 @@ function steadyReader (pollId: string) {
   return { statuses, stop: async () => { running = false; await done } }
 }
 
+// Runs an operation on the stack while a steady reader reads: every read must be answered.
+async function expectEveryReadAnsweredDuring (pollId: string, operation: () => Promise<void>): Promise<void> {
+  const reader = steadyReader(pollId)
+  try {
+    await operation()
+  } finally {
+    await reader.stop()
+  }
+  expect(reader.statuses.length).toBeGreaterThan(50)
+  expect(reader.statuses.filter((status) => status !== 200)).toEqual([])
+}
+
 // nginx routes to exactly the live replicas: within 5 s of the replicas being up, a burst of
 // requests is served by all of them and by nothing else.
 async function expectRoutedToLiveReplicas (): Promise<void> {
@@ -77,8 +89,7 @@ describe('operating the stack', () => {
   it('scales 4 -> 1 -> 8 replicas while a client keeps reading, with every request answered', async () => {
     const owner = await newUser('scale')
     const poll = await newPoll(owner)
-    const reader = steadyReader(poll.id)
-    try {
+    await expectEveryReadAnsweredDuring(poll.id, async () => {
       await stack(['up', '-d', '--no-build', '--scale', 'app=1'])
       await waitForHealthyReplicas(1)
       await expectRoutedToLiveReplicas()
@@ -87,11 +98,7 @@ describe('operating the stack', () => {
       await stack(['up', '-d', '--no-build'], { APP_REPLICAS: '8' })
       await waitForHealthyReplicas(8)
       await expectRoutedToLiveReplicas()
-    } finally {
-      await reader.stop()
-    }
-    expect(reader.statuses.length).toBeGreaterThan(50)
-    expect(reader.statuses.filter((status) => status !== 200)).toEqual([])
+    })
   })
 
   it('loses no request when a replica is killed, and the killed replica is back and healthy within 30 s', async () => {
@@ -100,8 +107,7 @@ describe('operating the stack', () => {
     await expectRoutedToLiveReplicas()
     const owner = await newUser('kill')
     const poll = await newPoll(owner)
-    const reader = steadyReader(poll.id)
-    try {
+    await expectEveryReadAnsweredDuring(poll.id, async () => {
       // `docker kill`: Docker's restart policy ignores a kill through its API; the
       // autorestart service starts the same container again.
       const [victim] = await containers('app')
@@ -122,11 +128,7 @@ describe('operating the stack', () => {
       // Docker's restart policy did it, not autorestart.
       expect((await docker(['inspect', '-f', '{{.RestartCount}}', crashing!.ID])).trim()).toBe(String(Number(restarts) + 1))
       await expectRoutedToLiveReplicas()
-    } finally {
-      await reader.stop()
-    }
-    expect(reader.statuses.length).toBeGreaterThan(50)
-    expect(reader.statuses.filter((status) => status !== 200)).toEqual([])
+    })
   })
 
   it('leaves a replica stopped on purpose stopped', async () => {
@@ -147,24 +149,22 @@ describe('operating the stack', () => {
     await stack(['up', '-d', '--no-build', '--scale', 'autorestart=0'])
     const owner = await newUser('stale')
     const poll = await newPoll(owner)
-    const reader = steadyReader(poll.id)
     const [victim] = await containers('app')
     try {
-      await docker(['kill', victim!.ID])
-      await sleep(3000)
-      expect((await docker(['inspect', '-f', '{{.State.Status}}', victim!.ID])).trim()).toBe('exited')
-      expect(await liveReplicaSockets()).toHaveLength(3)
-      const files = await stack(['exec', '-T', 'nginx', 'ls', '/run/polls'])
-      expect(files).toContain(`${victim!.ID.slice(0, 12)}.sock`)
-      await expectRoutedToLiveReplicas()
+      await expectEveryReadAnsweredDuring(poll.id, async () => {
+        await docker(['kill', victim!.ID])
+        await sleep(3000)
+        expect((await docker(['inspect', '-f', '{{.State.Status}}', victim!.ID])).trim()).toBe('exited')
+        expect(await liveReplicaSockets()).toHaveLength(3)
+        const files = await stack(['exec', '-T', 'nginx', 'ls', '/run/polls'])
+        expect(files).toContain(`${victim!.ID.slice(0, 12)}.sock`)
+        await expectRoutedToLiveReplicas()
+      })
     } finally {
-      await reader.stop()
       await stack(['up', '-d', '--no-build'])
       await waitForHealthyReplicas(4)
       await expectRoutedToLiveReplicas()
     }
-    expect(reader.statuses.length).toBeGreaterThan(50)
-    expect(reader.statuses.filter((status) => status !== 200)).toEqual([])
   })
 
   it('keeps users logged in across a Redis restart, even an abrupt one', async () => {
