@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Makes a Docker engine with Compose v2 available and running.
-# Debian 12 ships docker.io 20.10 with Compose v1 only; Debian 13 has docker.io 26 and the
-# Compose v2 plugin, so trixie is added at a low pin priority and used for these packages
-# alone. docker.io is named explicitly: trixie's docker-compose pulls in only the client.
+# Makes a Docker engine with Compose v2 available and running, without upgrading the host.
+# Debian 12 ships docker.io 20.10 with Compose v1 only; Debian 13 "trixie" has docker.io 26
+# and the Compose v2 plugin. trixie is added as a source pinned below every bookworm package,
+# and only the packages named below come from it: `pkg/trixie` selects that one package's
+# version, whereas `apt-get -t trixie` would raise trixie for the whole transaction and
+# upgrade libc6, perl, python3 and more to Debian 13.
 set -euo pipefail
 
-have_engine() { command -v dockerd >/dev/null && docker compose version >/dev/null 2>&1; }
+have_engine() { command -v dockerd >/dev/null && docker compose version >/dev/null 2>&1 && docker buildx version >/dev/null 2>&1; }
 
 if ! have_engine; then
   sources=/etc/apt/sources.list.d/debian.sources
+  [ -f "$sources" ] || { echo "docker.sh: $sources not found: this script knows Debian 12 (bookworm) hosts only" >&2; exit 1; }
   mirror=$(awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' "$sources")
   cat > /etc/apt/sources.list.d/trixie.sources <<SRC
 Types: deb
@@ -23,7 +26,9 @@ Pin: release n=trixie
 Pin-Priority: 100
 PIN
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t trixie docker.io docker-compose >/dev/null
+  # docker-cli is its own package in trixie; containerd follows docker.io's version constraint.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    docker.io/trixie docker-cli/trixie docker-compose/trixie docker-buildx/trixie >/dev/null
 fi
 
 if ! docker info >/dev/null 2>&1; then
