@@ -4,13 +4,12 @@ import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/typ
 import Fastify, { type FastifyReply, type FastifyRequest, type FastifyServerOptions, LogController } from 'fastify'
 import type { Config } from './config.js'
 import authPlugin from './plugins/auth.js'
-import configPlugin from './plugins/config.js'
-import errorsPlugin from './plugins/errors.js'
+import authLimiterPlugin from './plugins/auth-limiter.js'
+import errorHandlerPlugin from './plugins/error-handler.js'
 import metricsPlugin from './plugins/metrics.js'
 import mysqlPlugin from './plugins/mysql.js'
 import openapiPlugin from './plugins/openapi.js'
-import pollEventsPlugin from './plugins/poll-events.js'
-import rateLimitPlugin from './plugins/rate-limit.js'
+import pollFeedPlugin from './plugins/poll-feed.js'
 import redisPlugin from './plugins/redis.js'
 import securityPlugin from './plugins/security.js'
 import sessionPlugin from './plugins/session.js'
@@ -20,6 +19,12 @@ import healthRoutes from './routes/health.js'
 import pollEventRoutes from './routes/poll-events.js'
 import pollRoutes from './routes/polls.js'
 import { ErrorResponse } from './schemas/common.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config
+  }
+}
 
 export interface BuildOptions {
   // Who may set X-Forwarded-*: server.ts passes the proxy rule for how it listens.
@@ -70,18 +75,14 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   app.addSchema(ErrorResponse)
   app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })
 
-  await app.register(configPlugin, { config })
-  await app.register(errorsPlugin)
-  await app.register(shutdownPlugin)
-  await app.register(metricsPlugin)
-  await app.register(mysqlPlugin)
-  await app.register(redisPlugin)
-  await app.register(securityPlugin)
-  await app.register(sessionPlugin)
-  await app.register(authPlugin)
-  await app.register(rateLimitPlugin)
-  await app.register(pollEventsPlugin)
-  await app.register(openapiPlugin)
+  app.decorate('config', config)
+  // In this order: each plugin may use what the ones before it decorate or hook. openapi
+  // comes before the routes, whose schemas it collects as they are added.
+  const plugins = [
+    errorHandlerPlugin, shutdownPlugin, metricsPlugin, mysqlPlugin, redisPlugin, securityPlugin,
+    sessionPlugin, authPlugin, authLimiterPlugin, pollFeedPlugin, openapiPlugin
+  ]
+  for (const plugin of plugins) await app.register(plugin)
 
   await app.register(healthRoutes)
   await app.register(authRoutes, { prefix: '/api/auth' })

@@ -23,22 +23,3 @@ export class DependencyUnavailableError extends HttpError {
     this.name = 'DependencyUnavailableError'
   }
 }
-
-const MYSQL_CONNECTION_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'EPIPE',
-  'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'ER_CON_COUNT_ERROR', 'ER_SERVER_SHUTDOWN',
-  'ER_QUERY_INTERRUPTED', 'ER_CLIENT_INTERACTION_TIMEOUT', 'POOL_CLOSED'
-])
-
-// mysql2 errors arrive wrapped by drizzle (DrizzleQueryError.cause); walk the chain.
-export function mysqlErrorCode (error: unknown): string | undefined {
-  for (let e = error as { code?: unknown, cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
-    if (typeof e.code === 'string') return e.code
-  }
-  return undefined
-}
-
-export function isMysqlUnavailable (error: unknown): boolean {
-  const code = mysqlErrorCode(error)
-  return code !== undefined && MYSQL_CONNECTION_CODES.has(code)
-}

@@ -1,11 +1,11 @@
 // Starts again the containers of this compose project that were killed through Docker's API.
 //
 // A restart policy brings back a container whose process dies (a crash, the OOM killer), but
-// Docker takes `docker kill` for an operator's stop and leaves the container down. supervisor,
-// which this stack replaces, restarted a killed process whatever killed it. This watcher does
-// the same for the project's containers whose restart policy asks for it, and leaves alone the
-// ones stopped on purpose: `docker stop`, `docker compose stop/down/restart` and scaling down
-// all emit a "stop" (or remove the container), which a kill does not.
+// Docker takes `docker kill` for an operator's stop and leaves the container down. This
+// watcher starts such containers of the project again when their restart policy asks for it,
+// and leaves alone the ones stopped on purpose: `docker stop`, `docker compose
+// stop/down/restart` and scaling down all emit a "stop" (or remove the container), which a
+// kill does not.
 //
 // It reads Docker's event stream and needs nothing but the Docker socket: no network.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'

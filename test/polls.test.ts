@@ -19,22 +19,39 @@ const getPoll = (pollId: string, user?: TestUser) => app.inject({ method: 'GET',
 describe('creating polls', () => {
   it('creates a poll: 201 with its choices, open, no votes', async () => {
     const response = await app.inject({
-      method: 'POST', url: '/api/polls', headers: { cookie: owner.cookie },
+      method: 'POST',
+      url: '/api/polls',
+      headers: { cookie: owner.cookie },
       payload: { question: '  Best editor?  ', choices: ['vim', 'emacs', 'nano'], maxChoices: 2 }
     })
     expect(response.statusCode).toBe(201)
     const poll = response.json()
     expect(poll).toMatchObject({
-      question: 'Best editor?', maxChoices: 2, resultsVisibility: 'always', isOpen: true, closesAt: null, totalVotes: 0,
-      owner: { id: owner.id, username: owner.username }, myChoiceIds: []
+      question: 'Best editor?',
+      maxChoices: 2,
+      resultsVisibility: 'always',
+      isOpen: true,
+      closesAt: null,
+      totalVotes: 0,
+      owner: { id: owner.id, username: owner.username },
+      myChoiceIds: []
     })
     expect(poll.choices.map((c: { label: string }) => c.label)).toEqual(['vim', 'emacs', 'nano'])
     expect(poll.choices.every((c: { votes: number }) => c.votes === 0)).toBe(true)
   })
 
-  it('needs a logged-in user: 401', async () => {
-    const response = await app.inject({ method: 'POST', url: '/api/polls', payload: { question: 'q?', choices: ['a', 'b'] } })
-    expect(response.statusCode).toBe(401)
+  it('needs a logged-in user: 401, checked before the body, so a bad or non-JSON body gets 401 too', async () => {
+    for (const request of [
+      { payload: { question: 'q?', choices: ['a', 'b'] } },
+      { payload: { question: 42 } },
+      { payload: 'question=q', headers: { 'content-type': 'application/x-www-form-urlencoded' } }
+    ]) {
+      const response = await app.inject({ method: 'POST', url: '/api/polls', ...request })
+      expect(response.statusCode, JSON.stringify(request)).toBe(401)
+    }
+    const poll = await createPoll(app, owner)
+    const badBallot = await app.inject({ method: 'POST', url: `/api/polls/${poll.id}/votes`, payload: { choiceIds: 'all' } })
+    expect(badBallot.statusCode).toBe(401)
   })
 
   it.each([
@@ -96,7 +113,10 @@ describe('voting', () => {
     const response = await vote(voter, poll.id, [poll.choices[1]!.id])
     expect(response.statusCode).toBe(201)
     expect(response.json()).toEqual({
-      pollId: poll.id, isOpen: true, resultsVisible: true, totalVotes: 1,
+      pollId: poll.id,
+      isOpen: true,
+      resultsVisible: true,
+      totalVotes: 1,
       choices: [{ id: poll.choices[0]!.id, votes: 0 }, { id: poll.choices[1]!.id, votes: 1 }, { id: poll.choices[2]!.id, votes: 0 }]
     })
     const mine = (await getPoll(poll.id, voter)).json()

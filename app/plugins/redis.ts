@@ -25,4 +25,4 @@ export default fp(async (app) => {
   await redis.connect().catch((error: unknown) => app.log.error({ err: error }, 'redis not reachable at start; retrying'))
   app.decorate('redis', redis)
   app.addHook('onClose', async () => { await redis.quit().catch(() => redis.disconnect()) })
-}, { name: 'redis', dependencies: ['config'] })
+}, { name: 'redis' })

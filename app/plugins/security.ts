@@ -35,7 +35,7 @@ export default fp(async (app) => {
       throw forbidden('Cross-site request refused')
     }
   })
-}, { name: 'security', dependencies: ['config'] })
+}, { name: 'security' })
 
 function ownOrigin (request: FastifyRequest): string {
   return `${request.protocol}://${request.host}`

@@ -1,9 +1,8 @@
 import fastifyCookie from '@fastify/cookie'
 import fastifySession from '@fastify/session'
-import type { Session } from 'fastify'
 import fp from 'fastify-plugin'
-import type { Redis } from 'ioredis'
-import { DependencyUnavailableError } from '../errors.js'
+import { SESSION_COOKIE } from '../schemas/auth.js'
+import { RedisSessionStore } from '../services/session-store.js'
 
 declare module 'fastify' {
   interface Session {
@@ -12,34 +11,7 @@ declare module 'fastify' {
   }
 }
 
-export const SESSION_COOKIE = 'polls.sid'
-const KEY_PREFIX = 'session:'
-
-// Sessions live only in Redis, so every instance sees every session; the cookie carries
-// nothing but the signed id. The stored object holds the user's id and name, never a password.
-export class RedisSessionStore {
-  constructor (private readonly redis: Redis, private readonly ttlSeconds: number) {}
-
-  set (sessionId: string, session: Session, callback: (error?: unknown) => void): void {
-    const expires = session.cookie.expires?.getTime()
-    const ttl = expires ? Math.max(1, Math.ceil((expires - Date.now()) / 1000)) : this.ttlSeconds
-    this.redis.set(KEY_PREFIX + sessionId, JSON.stringify(session), 'EX', ttl)
-      .then(() => callback(), (error: unknown) => callback(new DependencyUnavailableError('redis', error)))
-  }
-
-  get (sessionId: string, callback: (error: unknown, session?: Session | null) => void): void {
-    this.redis.get(KEY_PREFIX + sessionId).then(
-      (json) => callback(null, json === null ? null : JSON.parse(json) as Session),
-      (error: unknown) => callback(new DependencyUnavailableError('redis', error))
-    )
-  }
-
-  destroy (sessionId: string, callback: (error?: unknown) => void): void {
-    this.redis.del(KEY_PREFIX + sessionId)
-      .then(() => callback(), (error: unknown) => callback(new DependencyUnavailableError('redis', error)))
-  }
-}
-
+// The cookie carries nothing but the signed session id; the session lives in Redis.
 export default fp(async (app) => {
   const ttlSeconds = app.config.SESSION_TTL_SECONDS
   await app.register(fastifyCookie)
@@ -60,4 +32,4 @@ export default fp(async (app) => {
       maxAge: ttlSeconds * 1000
     }
   })
-}, { name: 'session', dependencies: ['config', 'redis'] })
+}, { name: 'session', dependencies: ['redis'] })

@@ -1,22 +1,20 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { authenticate, registerUser } from '../services/users.js'
-import { userOf } from '../plugins/auth.js'
-import { SESSION_COOKIE } from '../plugins/session.js'
-import { loginSchema, logoutSchema, meSchema, registerSchema } from './auth.schemas.js'
+import { loginSchema, logoutSchema, meSchema, registerSchema, SESSION_COOKIE } from '../schemas/auth.js'
+import { authenticate, registerUser, type User } from '../services/users.js'
 
-const toResponse = (user: { id: number, username: string }) => ({ id: String(user.id), username: user.username })
+const toResponse = (user: User) => ({ id: String(user.id), username: user.username })
 
 const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/register', { schema: registerSchema }, async (request, reply) => {
     const { username, password } = request.body
-    await app.limitAuthAttempts(request, username)
+    await app.authLimiter.countAttempt(request.ip, username)
     const user = await registerUser(app.db, username, password)
     return reply.status(201).send(toResponse(user))
   })
 
   app.post('/login', { schema: loginSchema }, async (request) => {
     const { username, password } = request.body
-    await app.limitAuthAttempts(request, username)
+    await app.authLimiter.countAttempt(request.ip, username)
     const user = await authenticate(app.db, username, password)
     // A new id at login, so an id planted before login (session fixation) is worth nothing.
     await request.session.regenerate()
@@ -31,7 +29,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return reply.status(204).send(null)
   })
 
-  app.get('/me', { schema: meSchema }, async (request) => toResponse(userOf(request)))
+  app.get('/me', { schema: meSchema, onRequest: app.requireUser }, async (request) => toResponse(request.user!))
 }
 
 export default authRoutes

@@ -1,8 +1,8 @@
 import type { OutgoingHttpHeaders } from 'node:http'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { eventsSchema } from '../schemas/polls.js'
 import { tallyFor } from '../services/poll-views.js'
 import { isOpen } from '../services/polls.js'
-import { eventsSchema } from './polls.schemas.js'
 
 // Reconnect delay proposed to EventSource clients; on shutdown they reconnect to another
 // replica after it.
@@ -16,7 +16,7 @@ const pollEventRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const open = new Set<(shuttingDown?: boolean) => void>()
 
   app.get('/:id/events', { schema: eventsSchema }, async (request, reply) => {
-    const snapshot = await app.pollEvents.requireSnapshot(Number(request.params.id))
+    const snapshot = await app.pollFeed.requireSnapshot(Number(request.params.id))
     const viewerId = request.user?.id
     reply.hijack()
     const res = reply.raw
@@ -57,7 +57,7 @@ const pollEventRoutes: FastifyPluginAsyncTypebox = async (app) => {
       finish()
       return
     }
-    unsubscribe = app.pollEvents.subscribe(snapshot, (fresh) => {
+    unsubscribe = app.pollFeed.subscribe(snapshot, (fresh) => {
       if (fresh === null) {
         send('deleted', { pollId: request.params.id })
         finish()

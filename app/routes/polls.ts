@@ -1,11 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { userOf } from '../plugins/auth.js'
+import { createSchema, getSchema, listSchema, ownerActionSchema, voteSchema } from '../schemas/polls.js'
 import { detailFor, summaryFor, tallyFor } from '../services/poll-views.js'
 import { castBallot, choicesVotedBy, closePoll, createPoll, deletePoll, listPolls } from '../services/polls.js'
-import { createSchema, getSchema, listSchema, ownerActionSchema, voteSchema } from './polls.schemas.js'
 
 const DEFAULT_PAGE_SIZE = 20
 
+// Handlers behind `onRequest: app.requireUser` take request.user as set.
 const pollRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/', { schema: listSchema }, async (request) => {
     const { limit = DEFAULT_PAGE_SIZE, cursor } = request.query
@@ -17,41 +17,41 @@ const pollRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   })
 
-  app.post('/', { schema: createSchema, preHandler: app.requireUser }, async (request, reply) => {
-    const user = userOf(request)
-    const pollId = await createPoll(app.db, user.id, request.body)
-    const snapshot = await app.pollEvents.requireSnapshot(pollId)
-    return reply.status(201).send(detailFor(snapshot, user.id, []))
+  app.post('/', { schema: createSchema, onRequest: app.requireUser }, async (request, reply) => {
+    const owner = request.user!
+    const pollId = await createPoll(app.db, owner.id, request.body)
+    const snapshot = await app.pollFeed.requireSnapshot(pollId)
+    return reply.status(201).send(detailFor(snapshot, owner.id, []))
   })
 
   app.get('/:id', { schema: getSchema }, async (request) => {
     const pollId = Number(request.params.id)
-    const snapshot = await app.pollEvents.requireSnapshot(pollId)
+    const snapshot = await app.pollFeed.requireSnapshot(pollId)
     const mine = request.user ? await choicesVotedBy(app.db, pollId, request.user.id) : []
     return detailFor(snapshot, request.user?.id, mine)
   })
 
-  app.post('/:id/votes', { schema: voteSchema, preHandler: app.requireUser }, async (request, reply) => {
-    const user = userOf(request)
+  app.post('/:id/votes', { schema: voteSchema, onRequest: app.requireUser }, async (request, reply) => {
+    const voter = request.user!
     const pollId = Number(request.params.id)
-    await castBallot(app.db, pollId, user.id, request.body.choiceIds.map(Number))
+    await castBallot(app.db, pollId, voter.id, request.body.choiceIds.map(Number))
     app.metrics.votesAccepted.inc()
-    await app.pollEvents.publish(pollId, 'vote')
-    const snapshot = await app.pollEvents.requireSnapshot(pollId)
-    return reply.status(201).send(tallyFor(snapshot, user.id))
+    await app.pollFeed.publish(pollId, 'vote')
+    const snapshot = await app.pollFeed.requireSnapshot(pollId)
+    return reply.status(201).send(tallyFor(snapshot, voter.id))
   })
 
-  app.post('/:id/close', { schema: ownerActionSchema, preHandler: app.requireUser }, async (request, reply) => {
+  app.post('/:id/close', { schema: ownerActionSchema, onRequest: app.requireUser }, async (request, reply) => {
     const pollId = Number(request.params.id)
-    await closePoll(app.db, pollId, userOf(request).id)
-    await app.pollEvents.publish(pollId, 'closed')
+    await closePoll(app.db, pollId, request.user!.id)
+    await app.pollFeed.publish(pollId, 'closed')
     return reply.status(204).send(null)
   })
 
-  app.delete('/:id', { schema: ownerActionSchema, preHandler: app.requireUser }, async (request, reply) => {
+  app.delete('/:id', { schema: ownerActionSchema, onRequest: app.requireUser }, async (request, reply) => {
     const pollId = Number(request.params.id)
-    await deletePoll(app.db, pollId, userOf(request).id)
-    await app.pollEvents.publish(pollId, 'deleted')
+    await deletePoll(app.db, pollId, request.user!.id)
+    await app.pollFeed.publish(pollId, 'deleted')
     return reply.status(204).send(null)
   })
 }

@@ -1,11 +1,10 @@
-import type { Static } from 'typebox'
-import type { PollDetail, PollSummary, Tally } from '../routes/polls.schemas.js'
+import type { PollDetail, PollSummary, Tally } from '../schemas/polls.js'
 import { closedAt, isOpen, type PollRow, type PollSnapshot, resultsVisibleTo } from './polls.js'
 
 // What a given viewer may see of a poll: counts become null while the poll hides its results
 // from them. Responses and event streams both go through these, so they cannot disagree.
 
-export function summaryFor (poll: PollRow, viewerId: number | undefined, now = new Date()): Static<typeof PollSummary> {
+export function summaryFor (poll: PollRow, viewerId: number | undefined, now = new Date()): PollSummary {
   const visible = resultsVisibleTo(poll, viewerId, now)
   return {
     id: String(poll.id),
@@ -22,7 +21,7 @@ export function summaryFor (poll: PollRow, viewerId: number | undefined, now = n
   }
 }
 
-export function detailFor (snapshot: PollSnapshot, viewerId: number | undefined, myChoiceIds: number[], now = new Date()): Static<typeof PollDetail> {
+export function detailFor (snapshot: PollSnapshot, viewerId: number | undefined, myChoiceIds: number[], now = new Date()): PollDetail {
   const visible = resultsVisibleTo(snapshot.poll, viewerId, now)
   return {
     ...summaryFor(snapshot.poll, viewerId, now),
@@ -31,7 +30,7 @@ export function detailFor (snapshot: PollSnapshot, viewerId: number | undefined,
   }
 }
 
-export function tallyFor (snapshot: PollSnapshot, viewerId: number | undefined, now = new Date()): Static<typeof Tally> {
+export function tallyFor (snapshot: PollSnapshot, viewerId: number | undefined, now = new Date()): Tally {
   const visible = resultsVisibleTo(snapshot.poll, viewerId, now)
   return {
     pollId: String(snapshot.poll.id),

@@ -1,13 +1,12 @@
 import { and, asc, desc, eq, inArray, lt, sql } from 'drizzle-orm'
+import { type Database, mysqlErrorCode } from '../../db/client.js'
 import { ballotChoices, ballots, choices, polls, users } from '../../db/schema/index.js'
-import { badRequest, conflict, forbidden, mysqlErrorCode, notFound } from '../errors.js'
-import type { Database } from '../plugins/mysql.js'
+import { badRequest, conflict, forbidden, notFound } from '../errors.js'
+import type { NewPoll, Visibility } from '../schemas/polls.js'
 
 // The rules of a poll live here: who sees results, when it is open, what a valid ballot is.
 // The database enforces the same rules (unique ballot key, foreign keys from a ballot's
 // choices to its poll, and the open check inside the insert), so no race gets past them.
-
-type Visibility = 'always' | 'afterClose'
 
 export interface PollRow {
   id: number
@@ -31,14 +30,6 @@ export interface ChoiceCount {
 export interface PollSnapshot {
   poll: PollRow
   choices: ChoiceCount[]
-}
-
-export interface NewPoll {
-  question: string
-  choices: string[]
-  maxChoices?: number | undefined
-  closesAt?: string | undefined
-  resultsVisibility?: Visibility | undefined
 }
 
 export function isOpen (poll: Pick<PollRow, 'closedAt' | 'closesAt'>, now = new Date()): boolean {

@@ -1,7 +1,7 @@
 import { eq } from 'drizzle-orm'
+import { type Database, mysqlErrorCode } from '../../db/client.js'
 import { users } from '../../db/schema/index.js'
-import { conflict, mysqlErrorCode, unauthorized } from '../errors.js'
-import type { Database } from '../plugins/mysql.js'
+import { conflict, unauthorized } from '../errors.js'
 import { hashPassword, verifyAgainstDecoy, verifyPassword } from './passwords.js'
 
 export interface User {

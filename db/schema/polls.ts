@@ -6,12 +6,15 @@ import { users } from './users.js'
 
 const id = (name: string) => bigint(name, { mode: 'number', unsigned: true })
 
+// Who sees a poll's counts: everyone at all times, or only its owner until it closes.
+export const resultsVisibilities = ['always', 'afterClose'] as const
+
 export const polls = mysqlTable('polls', {
   id: id('id').autoincrement().primaryKey(),
   ownerId: id('owner_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
   question: varchar('question', { length: 300 }).notNull(),
   maxChoices: tinyint('max_choices', { unsigned: true }).notNull().default(1),
-  resultsVisibility: mysqlEnum('results_visibility', ['always', 'afterClose']).notNull().default('always'),
+  resultsVisibility: mysqlEnum('results_visibility', resultsVisibilities).notNull().default('always'),
   closesAt: datetime('closes_at', { mode: 'date', fsp: 3 }),
   closedAt: datetime('closed_at', { mode: 'date', fsp: 3 }),
   createdAt: datetime('created_at', { mode: 'date', fsp: 3 }).notNull().default(sql`CURRENT_TIMESTAMP(3)`)

@@ -1,5 +1,11 @@
 // Calls the API on the same origin. Every failure becomes an ApiError whose message can be
 // shown to a person: the API's own message for a 4xx, a plain explanation otherwise.
+// The API's types are the server's own, derived from its schemas; type-only imports, so
+// nothing of the server reaches the bundle.
+import type { UserResponse as User } from '../../app/schemas/auth.js'
+import type { NewPoll, PollDetail, PollPage, PollSummary, Tally, Visibility } from '../../app/schemas/polls.js'
+
+export type { NewPoll, PollDetail, PollPage, PollSummary, Tally, User, Visibility }
 
 export class ApiError extends Error {
   constructor (readonly status: number, message: string, readonly field?: string) {
@@ -12,35 +18,6 @@ export class ApiError extends Error {
     return this.status === 0 || this.status >= 500 || this.status === 429
   }
 }
-
-export interface User { id: string, username: string }
-export type Visibility = 'always' | 'afterClose'
-export interface PollSummary {
-  id: string
-  question: string
-  owner: User
-  maxChoices: number
-  resultsVisibility: Visibility
-  resultsVisible: boolean
-  isOpen: boolean
-  closesAt: string | null
-  closedAt: string | null
-  createdAt: string
-  totalVotes: number | null
-}
-export interface PollDetail extends PollSummary {
-  choices: Array<{ id: string, label: string, votes: number | null }>
-  myChoiceIds: string[]
-}
-export interface Tally {
-  pollId: string
-  isOpen: boolean
-  resultsVisible: boolean
-  totalVotes: number | null
-  choices: Array<{ id: string, votes: number | null }>
-}
-export interface PollPage { items: PollSummary[], nextCursor: string | null }
-export interface NewPoll { question: string, choices: string[], maxChoices?: number, closesAt?: string, resultsVisibility?: Visibility }
 
 async function request<T> (method: string, path: string, body?: unknown): Promise<T> {
   let response: Response

@@ -1,36 +1,44 @@
-import fp from 'fastify-plugin'
 import type { Redis } from 'ioredis'
+import type { Database } from '../../db/client.js'
 import { notFound } from '../errors.js'
-import { getSnapshot, type PollSnapshot } from '../services/polls.js'
+import { getSnapshot, type PollSnapshot } from './polls.js'
 
 export type PollChange = 'vote' | 'closed' | 'deleted'
 
 // A listener gets the poll's fresh snapshot after every change, or null once it is deleted.
 export type PollListener = (snapshot: PollSnapshot | null, change: PollChange) => void
 
-export interface PollEvents {
-  publish: (pollId: number, change: PollChange) => Promise<void>
+// What the feed logs: pino's logger (Fastify's) fits, and so does a test's recorder.
+export interface FeedLog {
+  warn: (details: object, message: string) => void
+  error: (details: object, message: string) => void
+}
+
+export interface PollFeedOptions {
+  db: Database
+  // Publishes changes; the feed subscribes on a connection of its own, duplicated from it.
+  redis: Redis
+  log: FeedLog
+  // Bounds how stale a cached poll can be should an invalidation be lost; normally a change
+  // on any instance removes the entry within a millisecond or two.
+  snapshotTtlMs?: number
+  maxCachedPolls?: number
+}
+
+export interface PollFeed {
   // The poll as readers see it: from a short-lived cache that every change on any instance
   // invalidates, else from MySQL. Null for an unknown poll.
   readSnapshot: (pollId: number) => Promise<PollSnapshot | null>
   // The same, answering 404 for an unknown poll.
   requireSnapshot: (pollId: number) => Promise<PollSnapshot>
+  // Tells every instance (this one at once) that the poll changed.
+  publish: (pollId: number, change: PollChange) => Promise<void>
   // Starts from the snapshot the caller has just read; returns the unsubscribe function.
   subscribe: (current: PollSnapshot, listener: PollListener) => () => void
-}
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    pollEvents: PollEvents
-  }
+  close: () => Promise<void>
 }
 
 const CHANNEL = 'poll-changes'
-
-// Bounds how stale a cached poll can be should an invalidation be lost; normally a change
-// on any instance removes the entry within a millisecond or two.
-const SNAPSHOT_TTL_MS = 1000
-const MAX_CACHED_POLLS = 10_000
 
 interface Watched {
   listeners: Set<PollListener>
@@ -41,10 +49,10 @@ interface Watched {
   dirty: PollChange | null
 }
 
-// Fan-out of poll changes to every instance through Redis pub/sub. Each instance keeps one
-// subscriber connection and, per poll watched locally, one snapshot read per change. The
-// same messages invalidate the instance's cache of poll snapshots.
-export default fp(async (app) => {
+// The live side of polls, per instance: one Redis subscriber connection carries every
+// instance's changes; each change invalidates the instance's snapshot cache and, for a poll
+// with local listeners, triggers one snapshot read shared by all of them.
+export async function createPollFeed ({ db, redis, log, snapshotTtlMs = 1000, maxCachedPolls = 10_000 }: PollFeedOptions): Promise<PollFeed> {
   const watched = new Map<number, Watched>()
   const cached = new Map<number, { snapshot: PollSnapshot, expires: number }>()
   // Counts invalidations: a read that overlapped one may have seen the old poll, so its
@@ -56,8 +64,8 @@ export default fp(async (app) => {
     else cached.delete(pollId)
   }
 
-  const subscriber: Redis = app.redis.duplicate({ enableOfflineQueue: true, lazyConnect: false })
-  subscriber.on('error', (error) => app.log.warn({ err: error }, 'redis subscriber error'))
+  const subscriber = redis.duplicate({ enableOfflineQueue: true, lazyConnect: false })
+  subscriber.on('error', (error) => log.warn({ err: error }, 'redis subscriber error'))
   // While the subscription is down, changes elsewhere go unheard: cache nothing.
   for (const event of ['close', 'reconnecting', 'ready']) subscriber.on(event, () => invalidate())
   subscriber.on('message', (_channel: string, message: string) => {
@@ -66,19 +74,19 @@ export default fp(async (app) => {
     const entry = watched.get(Number(pollId))
     if (entry) refresh(Number(pollId), entry, change as PollChange)
   })
+  await subscriber.subscribe(CHANNEL).catch((error: unknown) => log.error({ err: error }, 'cannot subscribe to poll changes yet'))
 
   async function readSnapshot (pollId: number): Promise<PollSnapshot | null> {
     const hit = cached.get(pollId)
     if (hit && hit.expires > Date.now() && subscriber.status === 'ready') return hit.snapshot
     const seen = invalidations
-    const snapshot = await getSnapshot(app.db, pollId)
+    const snapshot = await getSnapshot(db, pollId)
     if (snapshot && seen === invalidations && subscriber.status === 'ready') {
-      if (cached.size >= MAX_CACHED_POLLS) cached.clear()
-      cached.set(pollId, { snapshot, expires: Date.now() + SNAPSHOT_TTL_MS })
+      if (cached.size >= maxCachedPolls) cached.clear()
+      cached.set(pollId, { snapshot, expires: Date.now() + snapshotTtlMs })
     }
     return snapshot
   }
-  await subscriber.subscribe(CHANNEL).catch((error: unknown) => app.log.error({ err: error }, 'cannot subscribe to poll changes yet'))
 
   function refresh (pollId: number, entry: Watched, change: PollChange): void {
     if (entry.refreshing) {
@@ -90,7 +98,7 @@ export default fp(async (app) => {
       for (const listener of entry.listeners) listener(snapshot, snapshot === null ? 'deleted' : change)
       if (snapshot) scheduleClose(pollId, entry, snapshot)
     }, (error: unknown) => {
-      app.log.warn({ err: error, pollId }, 'cannot refresh poll for its event streams')
+      log.warn({ err: error, pollId }, 'cannot refresh poll for its listeners')
     }).finally(() => {
       entry.refreshing = false
       const next = entry.dirty
@@ -100,7 +108,7 @@ export default fp(async (app) => {
   }
 
   // A poll with closesAt closes by itself: no request marks that moment, so each instance
-  // that has streams for the poll sets a timer for it.
+  // that has listeners for the poll sets a timer for it.
   function scheduleClose (pollId: number, entry: Watched, snapshot: PollSnapshot): void {
     clearTimeout(entry.closeTimer)
     const { closesAt, closedAt } = snapshot.poll
@@ -110,7 +118,7 @@ export default fp(async (app) => {
     entry.closeTimer = setTimeout(() => refresh(pollId, entry, 'closed'), Math.min(delay + 5, 2 ** 31 - 1))
   }
 
-  app.decorate('pollEvents', {
+  return {
     readSnapshot,
     async requireSnapshot (pollId) {
       const snapshot = await readSnapshot(pollId)
@@ -121,10 +129,10 @@ export default fp(async (app) => {
       // This instance's own readers see the change at once, before Redis echoes it back.
       invalidate(pollId)
       try {
-        await app.redis.publish(CHANNEL, `${pollId}:${change}`)
+        await redis.publish(CHANNEL, `${pollId}:${change}`)
       } catch (error) {
         // The change itself is committed; only live updates are lost until Redis is back.
-        app.log.warn({ err: error, pollId }, 'cannot publish poll change')
+        log.warn({ err: error, pollId }, 'cannot publish poll change')
       }
     },
     subscribe (current, listener) {
@@ -143,11 +151,11 @@ export default fp(async (app) => {
           watched.delete(pollId)
         }
       }
+    },
+    async close () {
+      for (const entry of watched.values()) clearTimeout(entry.closeTimer)
+      watched.clear()
+      await subscriber.quit().catch(() => subscriber.disconnect())
     }
-  } satisfies PollEvents)
-
-  app.addHook('onClose', async () => {
-    for (const entry of watched.values()) clearTimeout(entry.closeTimer)
-    await subscriber.quit().catch(() => subscriber.disconnect())
-  })
-}, { name: 'poll-events', dependencies: ['redis', 'mysql'] })
+  }
+}

@@ -1,5 +1,8 @@
-import { Type } from 'typebox'
-import { Id, errors } from '../schemas/common.js'
+import { type Static, Type } from 'typebox'
+import { Id, NoContent, errors } from './common.js'
+
+// The cookie that carries the signed session id.
+export const SESSION_COOKIE = 'polls.sid'
 
 export const Credentials = Type.Object({
   username: Type.String({ minLength: 3, maxLength: 32, pattern: '^[A-Za-z0-9_-]+$' }),
@@ -7,6 +10,10 @@ export const Credentials = Type.Object({
 }, { additionalProperties: false })
 
 export const UserResponse = Type.Object({ id: Id, username: Type.String() })
+export type UserResponse = Static<typeof UserResponse>
+
+// Routes that need a logged-in user say so in the OpenAPI document.
+export const signedIn = [{ session: [] }]
 
 export const registerSchema = {
   tags: ['auth'],
@@ -22,10 +29,11 @@ export const loginSchema = {
 
 export const logoutSchema = {
   tags: ['auth'],
-  response: { 204: Type.Null(), ...errors(403, 503) }
+  response: { 204: NoContent, ...errors(403, 503) }
 }
 
 export const meSchema = {
   tags: ['auth'],
+  security: signedIn,
   response: { 200: UserResponse, ...errors(401, 503) }
 }

@@ -1,7 +1,8 @@
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError } from 'fastify'
 import fp from 'fastify-plugin'
-import { DependencyUnavailableError, HttpError, isMysqlUnavailable } from '../errors.js'
+import { isMysqlUnavailable } from '../../db/client.js'
+import { DependencyUnavailableError, HttpError } from '../errors.js'
 
 // One error shape for every failure: {statusCode, error, message, requestId}. Client errors
 // keep their message; a 5xx says only what a client can act on, and the details go to the log.
@@ -28,4 +29,4 @@ export default fp(async (app) => {
       statusCode: 404, error: 'Not Found', message: `No route ${request.method} ${request.url.split('?')[0]}`, requestId: request.id
     })
   })
-}, { name: 'errors' })
+}, { name: 'error-handler' })

@@ -1,7 +1,10 @@
-import { Type } from 'typebox'
-import { Id, IdParams, NoContent, errors } from '../schemas/common.js'
+import { type Static, Type } from 'typebox'
+import { resultsVisibilities } from '../../db/schema/polls.js'
+import { signedIn } from './auth.js'
+import { Id, IdParams, NoContent, errors } from './common.js'
 
-const Visibility = Type.Union([Type.Literal('always'), Type.Literal('afterClose')])
+export const Visibility = Type.Enum(resultsVisibilities)
+export type Visibility = Static<typeof Visibility>
 
 // A count is null where the poll hides its results from this caller.
 const Count = Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])
@@ -19,6 +22,7 @@ export const PollSummary = Type.Object({
   createdAt: Type.String({ format: 'date-time' }),
   totalVotes: Count
 })
+export type PollSummary = Static<typeof PollSummary>
 
 export const Tally = Type.Object({
   pollId: Id,
@@ -27,6 +31,7 @@ export const Tally = Type.Object({
   totalVotes: Count,
   choices: Type.Array(Type.Object({ id: Id, votes: Count }))
 })
+export type Tally = Static<typeof Tally>
 
 export const PollDetail = Type.Intersect([
   PollSummary,
@@ -35,6 +40,10 @@ export const PollDetail = Type.Intersect([
     myChoiceIds: Type.Array(Id)
   })
 ])
+export type PollDetail = Static<typeof PollDetail>
+
+export const PollPage = Type.Object({ items: Type.Array(PollSummary), nextCursor: Type.Union([Id, Type.Null()]) })
+export type PollPage = Static<typeof PollPage>
 
 // Text fields reject strings that are blank or carry control characters.
 const NO_CONTROL = '[^\\u0000-\\u001f\\u007f]'
@@ -48,6 +57,7 @@ export const CreatePollBody = Type.Object({
   closesAt: Type.Optional(Type.String({ format: 'date-time' })),
   resultsVisibility: Type.Optional(Visibility)
 }, { additionalProperties: false })
+export type NewPoll = Static<typeof CreatePollBody>
 
 export const ListQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
@@ -61,11 +71,12 @@ export const VoteBody = Type.Object({
 export const listSchema = {
   tags: ['polls'],
   querystring: ListQuery,
-  response: { 200: Type.Object({ items: Type.Array(PollSummary), nextCursor: Type.Union([Id, Type.Null()]) }), ...errors(400, 503) }
+  response: { 200: PollPage, ...errors(400, 503) }
 }
 
 export const createSchema = {
   tags: ['polls'],
+  security: signedIn,
   body: CreatePollBody,
   response: { 201: PollDetail, ...errors(400, 401, 403, 413, 415, 503) }
 }
@@ -78,6 +89,7 @@ export const getSchema = {
 
 export const voteSchema = {
   tags: ['polls'],
+  security: signedIn,
   params: IdParams,
   body: VoteBody,
   response: { 201: Tally, ...errors(400, 401, 403, 404, 409, 413, 415, 503) }
@@ -85,6 +97,7 @@ export const voteSchema = {
 
 export const ownerActionSchema = {
   tags: ['polls'],
+  security: signedIn,
   params: IdParams,
   response: { 204: NoContent, ...errors(400, 401, 403, 404, 503) }
 }
