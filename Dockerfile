@@ -8,6 +8,8 @@ ARG NODE_IMAGE=node:24-bookworm-slim
 ARG DEBIAN_IMAGE=debian:bookworm-slim
 
 # --- dependencies, with dev tools for the build -----------------------------------------
+# The only install: the production dependencies below are these, pruned, so both come from
+# one resolution of the lockfile and argon2's native addon is installed once.
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /src
 COPY package.json package-lock.json ./
@@ -33,13 +35,11 @@ COPY web web
 RUN npm run build:web
 
 # --- production dependencies only -----------------------------------------------------------
-FROM ${NODE_IMAGE} AS prod-deps
-WORKDIR /src
-COPY package.json package-lock.json ./
-RUN --mount=type=secret,id=build_ca,required=false \
-    --mount=type=cache,target=/root/.npm \
-    if [ -s /run/secrets/build_ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/build_ca; fi; \
-    npm ci --omit=dev --no-audit --no-fund
+# Pruning only deletes packages, so it needs no network (and no CA). It leaves the folders of
+# scopes that held only dev packages behind, empty.
+FROM deps AS prod-deps
+RUN --network=none npm prune --omit=dev --no-audit --no-fund \
+ && find node_modules -mindepth 1 -maxdepth 1 -type d -empty -delete
 
 # --- the app runtime ----------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS app
