@@ -6,10 +6,14 @@ process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true'
 
 export default defineConfig({
   test: {
-    // Files share servers and some assert sub-second timings: one file at a time.
+    // Files share servers (the MySQL and Redis of a run, the compose stack): one at a time.
     fileParallelism: false,
     testTimeout: 60_000,
     hookTimeout: 300_000,
+    // What a test waits for must come, not come fast: a shared 2-core machine can stall any
+    // process for a second or more (latency is the bench's to measure). expect.poll waits up
+    // to 10 s unless a test says otherwise.
+    expect: { poll: { timeout: 10_000, interval: 100 } },
     projects: [
       {
         extends: true,

@@ -1,4 +1,7 @@
 import { Agent, get } from 'node:http'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { sseParser } from '../support/sse.js'
+import { waitUntil } from '../support/wait.js'
 
 export interface FanOutResult { samples: number, errors: number, p50Ms: number, p99Ms: number, maxMs: number }
 
@@ -18,20 +21,14 @@ export async function measureFanOut (base: string, pollId: number, choiceIds: nu
   for (let i = 0; i < streams; i++) {
     const firstSeen = new Map<number, number>()
     seen.push(firstSeen)
-    let buffer = ''
+    const parse = sseParser()
     const request = get(`${base}/api/polls/${pollId}/events`, { agent }, (response) => {
       response.setEncoding('utf8')
       response.on('data', (chunk: string) => {
-        buffer += chunk
-        let end: number
-        while ((end = buffer.indexOf('\n\n')) !== -1) {
-          const block = buffer.slice(0, end)
-          buffer = buffer.slice(end + 2)
-          const data = /^data: (.*)$/m.exec(block)?.[1]
-          if (block.includes('event: tally') && data) {
-            const total = (JSON.parse(data) as { totalVotes: number }).totalVotes
-            if (!firstSeen.has(total)) firstSeen.set(total, performance.now())
-          }
+        for (const frame of parse(chunk)) {
+          if (frame.event !== 'tally' || frame.data === undefined) continue
+          const total = (JSON.parse(frame.data) as { totalVotes: number }).totalVotes
+          if (!firstSeen.has(total)) firstSeen.set(total, performance.now())
         }
       })
     })
@@ -40,8 +37,7 @@ export async function measureFanOut (base: string, pollId: number, choiceIds: nu
   }
 
   try {
-    const deadline = Date.now() + 60_000
-    while (seen.some((s) => s.size === 0) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100))
+    await waitUntil(() => seen.every((s) => s.size > 0), { timeoutMs: 60_000, intervalMs: 100 })
     let total = Math.max(...seen.map((s) => Math.max(-1, ...s.keys())))
     const latencies: number[] = []
     let errors = seen.filter((s) => s.size === 0).length
@@ -56,16 +52,13 @@ export async function measureFanOut (base: string, pollId: number, choiceIds: nu
       if (response.status !== 201) { errors++; continue }
       total++
       const counted = (s: Map<number, number>) => [...s.entries()].find(([t]) => t >= total)?.[1]
-      const waitUntil = Date.now() + 5000
-      while (seen.some((s) => s.size > 0 && counted(s) === undefined) && Date.now() < waitUntil) {
-        await new Promise((resolve) => setTimeout(resolve, 2))
-      }
+      await waitUntil(() => seen.every((s) => s.size === 0 || counted(s) !== undefined), { timeoutMs: 5000, intervalMs: 2 })
       for (const s of seen) {
         const at = counted(s)
         if (at === undefined) errors++
         else latencies.push(Math.max(0, at - sentAt))
       }
-      await new Promise((resolve) => setTimeout(resolve, 300))
+      await sleep(300)
     }
     latencies.sort((a, b) => a - b)
     return { samples: latencies.length, errors, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), maxMs: latencies.at(-1) ?? 0 }

@@ -142,7 +142,7 @@ export function renderSvg (report: Report): string {
   }
   const names = labels.map((label, i) => `<text transform="translate(${50 + i * 34 + 16},${410}) rotate(60)" font-size="9">${label}</text>`).join('')
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="500" font-family="sans-serif">` +
-    `<rect width="100%" height="100%" fill="white"/>` +
+    '<rect width="100%" height="100%" fill="white"/>' +
     panel('Throughput', runs.map((r) => r.requestsPerSecond), 'requests/s', 0, '#0b57a4') +
     panel('p99 latency', runs.map((r) => r.p99Ms), 'ms', 200, '#7a3e00') +
     names + '</svg>\n'

@@ -3,20 +3,20 @@
 // nginx's published port on 127.0.0.1 with wrk, and writes a report (Markdown, JSON, SVG)
 // under bench/results/<time>/. Every run is bounded in duration; --smoke makes them short.
 // --reuse keeps using a polls-bench stack left running by an earlier --keep run.
-import { execFile, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { requireCommands } from '../support/commands.js'
+import { composeProject, docker, inspect, runningHealthySince } from '../support/docker.js'
+import { waitUntil } from '../support/wait.js'
 import { measureFanOut } from './fanout.js'
 import { castBallots } from './vote-load.js'
 import { renderMarkdown, renderSvg, type Report, type Run } from './report.js'
 
-const run = promisify(execFile)
 const args = new Set(process.argv.slice(2))
 const SMOKE = args.has('--smoke')
-const PROJECT = 'polls-bench'
-const FILES = ['-f', 'docker-compose.yml', '-f', 'bench/compose.bench.yml']
 const DURATION_S = SMOKE ? 2 : 10
 const CONNECTIONS = 64
 const THREADS = 2
@@ -26,51 +26,25 @@ const STREAMS = SMOKE ? 100 : 1000
 
 const port = Number(process.env.POLLS_PORT ?? 18090)
 const base = `http://127.0.0.1:${port}`
-const env = { ...process.env, POLLS_PORT: String(port), POLLS_HOST: '127.0.0.1', BUILD_CA_FILE: process.env.BUILD_CA_FILE ?? process.env.NODE_EXTRA_CA_CERTS ?? '/dev/null' }
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-async function compose (...commandArgs: string[]): Promise<string> {
-  const { stdout } = await run('docker', ['compose', '-p', PROJECT, ...FILES, ...commandArgs], { env, maxBuffer: 256 * 1024 * 1024 })
-  return stdout
-}
-
-async function docker (...commandArgs: string[]): Promise<string> {
-  return (await run('docker', commandArgs, { maxBuffer: 64 * 1024 * 1024 })).stdout
-}
-
-interface Container { ID: string, Service: string, State: string, Health: string }
-async function containers (service?: string): Promise<Container[]> {
-  const out = await compose('ps', '--format', 'json', ...(service ? [service] : []))
-  return out.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Container)
-}
-
-async function waitHealthy (replicas: number, timeoutMs = 180_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    const all = await containers()
-    const app = all.filter((c) => c.Service === 'app')
-    const others = all.filter((c) => ['mysql', 'redis', 'nginx', 'autorestart'].includes(c.Service))
-    if (app.length === replicas && others.length === 4 && [...app, ...others].every((c) => c.State === 'running' && c.Health === 'healthy')) return
-    await sleep(250)
-  }
-  throw new Error(`stack not healthy with ${replicas} replicas within ${timeoutMs} ms`)
-}
+const { compose, containers, waitHealthy } = composeProject({
+  name: 'polls-bench',
+  files: ['docker-compose.yml', 'bench/compose.bench.yml'],
+  env: { POLLS_PORT: String(port), POLLS_HOST: '127.0.0.1', BUILD_CA_FILE: process.env.BUILD_CA_FILE ?? process.env.NODE_EXTRA_CA_CERTS ?? '/dev/null' }
+})
+const waitStackHealthy = (replicas: number) => waitHealthy({ app: replicas, mysql: 1, redis: 1, nginx: 1, autorestart: 1 }, 180_000)
 
 // Kills a replica and times it until it has started again and passes its healthcheck.
 async function secondsUntilBackHealthy (containerId: string, kill: () => Promise<void>): Promise<number> {
   const killedAt = Date.now()
   await kill()
-  for (;;) {
-    const [startedAt, health] = (await docker('inspect', '-f', '{{.State.StartedAt}}|{{.State.Health.Status}}', containerId)).trim().split('|')
-    if (new Date(startedAt!).getTime() > killedAt && health === 'healthy') return (Date.now() - killedAt) / 1000
-    if (Date.now() - killedAt > 60_000) throw new Error(`replica ${containerId.slice(0, 12)} was not healthy again within 60 s`)
-    await sleep(100)
-  }
+  const back = await waitUntil(() => runningHealthySince(containerId, killedAt), { timeoutMs: 60_000, intervalMs: 100 })
+  if (!back) throw new Error(`replica ${containerId.slice(0, 12)} was not healthy again within 60 s`)
+  return (Date.now() - killedAt) / 1000
 }
 
 async function scale (replicas: number): Promise<void> {
-  await compose('up', '-d', '--no-build', '--scale', `app=${replicas}`)
-  await waitHealthy(replicas)
+  await compose(['up', '-d', '--no-build', '--scale', `app=${replicas}`])
+  await waitStackHealthy(replicas)
   // nginx's watcher picks new sockets up within about a second.
   await sleep(2500)
 }
@@ -81,7 +55,7 @@ async function replicaRssMb (): Promise<{ rss: number[], fileBacked: number[] }>
   const rss: number[] = []
   const fileBacked: number[] = []
   for (const replica of await containers('app')) {
-    const initPid = (await docker('inspect', '-f', '{{.State.Pid}}', replica.ID)).trim()
+    const initPid = await inspect(replica.ID, '{{.State.Pid}}')
     const children = readFileSync(`/proc/${initPid}/task/${initPid}/children`, 'utf8').trim().split(/\s+/)
     const status = readFileSync(`/proc/${children[0]}/status`, 'utf8')
     rss.push(Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024)
@@ -121,7 +95,7 @@ async function wrkRun (scenarioArgs: string[], durationS: number, connections: n
   const command = ['wrk', '-t', String(THREADS), '-c', String(connections), '-d', `${durationS}s`, '--timeout', '5s',
     '-s', 'bench/wrk/scenario.lua', base, '--', ...scenarioArgs]
   const child = spawn('bash', ['-c', 'TIMEFORMAT="cpu %R %U %S"; time "$@"', 'wrk', ...command], {
-    env: { ...env, WRK_THREADS: String(THREADS), WRK_CONNECTIONS: String(connections) }
+    env: { ...process.env, WRK_THREADS: String(THREADS), WRK_CONNECTIONS: String(connections) }
   })
   let stdout = ''
   let stderr = ''
@@ -151,8 +125,15 @@ function toRun (scenario: string, replicas: number, result: WrkResult & { genera
   }
 }
 
+// Runs a bench script in a one-off app container (its node_modules, the stack's network and
+// secrets) and returns the JSON line it prints.
+async function scriptInApp<T> (script: string, scriptArgs: string[]): Promise<T> {
+  const out = await compose(['run', '--rm', '--no-deps', '-T', '-v', `${process.cwd()}/bench:/app/bench:ro`, '--entrypoint', 'node', 'app', script, ...scriptArgs])
+  return JSON.parse(out.split('\n').find((line) => line.startsWith('{'))!) as T
+}
+
 async function mysqlCount (sql: string): Promise<number> {
-  const out = await compose('exec', '-T', 'mysql', 'sh', '-c', `MYSQL_PWD="$(cat /run/secrets/polls/root_password)" mysql -uroot -N -e "${sql}" polls`)
+  const out = await compose(['exec', '-T', 'mysql', 'sh', '-c', `MYSQL_PWD="$(cat /run/secrets/polls/root_password)" mysql -uroot -N -e "${sql}" polls`])
   return Number(out.trim())
 }
 
@@ -166,19 +147,18 @@ async function main (): Promise<void> {
 
   if (!args.has('--reuse')) {
     log('building images')
-    await compose('down', '--volumes', '--timeout', '20').catch(() => '')
-    await compose('build')
+    await compose(['down', '--volumes', '--timeout', '20']).catch(() => '')
+    await compose(['build'])
     log('starting the stack')
     const upStarted = Date.now()
-    await compose('up', '-d', '--no-build')
-    await waitHealthy(4)
+    await compose(['up', '-d', '--no-build'])
+    await waitStackHealthy(4)
     cost.startupSeconds = (Date.now() - upStarted) / 1000
   }
-  cost.appImageMb = Number((await docker('image', 'inspect', '-f', '{{.Size}}', 'polls-app:latest')).trim()) / 1e6
+  cost.appImageMb = Number((await docker(['image', 'inspect', '-f', '{{.Size}}', 'polls-app:latest'])).trim()) / 1e6
 
   log(`seeding ${USERS} users with sessions, and a poll with ${READ_VOTES} votes`)
-  const seedOut = await compose('run', '--rm', '--no-deps', '-T', '-v', `${process.cwd()}/bench:/app/bench:ro`, '--entrypoint', 'node', 'app', 'bench/seed.mjs', String(USERS), String(READ_VOTES))
-  const seed = JSON.parse(seedOut.split('\n').find((line) => line.startsWith('{'))!) as { readPollId: number, votePollId: number, voteChoiceIds: number[], cookies: string[] }
+  const seed = await scriptInApp<{ readPollId: number, votePollId: number, voteChoiceIds: number[], cookies: string[] }>('bench/seed.mjs', [String(USERS), String(READ_VOTES)])
   const cookieFile = join(outDir, 'cookies.txt')
   let nextCookie = 0
   // Each vote run gets users nobody has used yet.
@@ -217,8 +197,18 @@ async function main (): Promise<void> {
     const vote = await withMachineCpu(() => castBallots(base, seed.votePollId, seed.voteChoiceIds, takeCookies(voteBudget), CONNECTIONS))
     const counted = await mysqlCount(`SELECT COUNT(*) FROM ballots WHERE poll_id = ${seed.votePollId}`) - before
     runs.push({
-      scenario: 'vote', replicas, requestsPerSecond: vote.requests / vote.seconds, requests: vote.requests, errors: vote.errors,
-      p50Ms: vote.p50Ms, p99Ms: vote.p99Ms, maxMs: vote.maxMs, generatorCores: vote.generatorCores, machineCores: vote.machineCores, accepted: vote.accepted, counted
+      scenario: 'vote',
+      replicas,
+      requestsPerSecond: vote.requests / vote.seconds,
+      requests: vote.requests,
+      errors: vote.errors,
+      p50Ms: vote.p50Ms,
+      p99Ms: vote.p99Ms,
+      maxMs: vote.maxMs,
+      generatorCores: vote.generatorCores,
+      machineCores: vote.machineCores,
+      accepted: vote.accepted,
+      counted
     })
 
     const mixed = await wrk(['mixed', readPath, String(seed.votePollId), choices, cookieFileOf(takeCookies(voteBudget))])
@@ -244,17 +234,16 @@ async function main (): Promise<void> {
   runs.push(toRun('read@70%', 4, paced))
 
   log('raw inserts straight into MySQL')
-  const rawRun = await withMachineCpu(async () => ({ out: await compose('run', '--rm', '--no-deps', '-T', '-v', `${process.cwd()}/bench:/app/bench:ro`, '--entrypoint', 'node', 'app', 'bench/raw-insert.mjs', String(SMOKE ? 1000 : 8000), String(CONNECTIONS)) }))
-  const raw = JSON.parse(rawRun.out.split('\n').find((line) => line.startsWith('{'))!) as { rows: number, seconds: number, rate: number }
+  const raw = await withMachineCpu(() => scriptInApp<{ rows: number, seconds: number, rate: number }>('bench/raw-insert.mjs', [String(SMOKE ? 1000 : 8000), String(CONNECTIONS)]))
   // (machine CPU here includes the container's start and the seeding of the raw poll)
-  runs.push({ scenario: 'raw-insert', replicas: 0, requestsPerSecond: raw.rate, requests: raw.rows, errors: 0, p50Ms: 0, p99Ms: 0, maxMs: 0, generatorCores: 0, machineCores: rawRun.machineCores })
+  runs.push({ scenario: 'raw-insert', replicas: 0, requestsPerSecond: raw.rate, requests: raw.rows, errors: 0, p50Ms: 0, p99Ms: 0, maxMs: 0, generatorCores: 0, machineCores: raw.machineCores })
 
   log('time for a crashed replica to be healthy again')
   const [crashing, killed] = await containers('app')
-  const pid = Number((await docker('inspect', '-f', '{{.State.Pid}}', crashing!.ID)).trim())
+  const pid = Number(await inspect(crashing!.ID, '{{.State.Pid}}'))
   cost.crashRecoverySeconds = await secondsUntilBackHealthy(crashing!.ID, async () => { process.kill(pid, 'SIGKILL') })
   log('time for a replica killed with `docker kill` to be healthy again (the autorestart service)')
-  cost.killRecoverySeconds = await secondsUntilBackHealthy(killed!.ID, async () => { await docker('kill', killed!.ID) })
+  cost.killRecoverySeconds = await secondsUntilBackHealthy(killed!.ID, async () => { await docker(['kill', killed!.ID]) })
 
   const report: Report = {
     startedAt: started.toISOString(),
@@ -272,7 +261,7 @@ async function main (): Promise<void> {
   log(`report written to ${outDir}/report.md`)
   console.log(renderMarkdown(report))
 
-  if (!args.has('--keep')) await compose('down', '--volumes', '--timeout', '20')
+  if (!args.has('--keep')) await compose(['down', '--volumes', '--timeout', '20'])
 
   // Times are reported, never judged here; correctness is: every accepted ballot counted,
   // and no request failed.
@@ -283,8 +272,14 @@ async function main (): Promise<void> {
   }
 }
 
+try {
+  requireCommands('npm run bench', ['docker', 'wrk', 'bash'])
+} catch (error) {
+  console.error((error as Error).message)
+  process.exit(1)
+}
 main().catch(async (error: unknown) => {
   console.error(error)
-  if (!args.has('--keep')) await compose('down', '--volumes', '--timeout', '20').catch(() => {})
+  if (!args.has('--keep')) await compose(['down', '--volumes', '--timeout', '20']).catch(() => {})
   process.exit(1)
 })

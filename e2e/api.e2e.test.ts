@@ -1,10 +1,8 @@
-import { execFile } from 'node:child_process'
-import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
+import { run } from '../support/run.js'
 import { openEventStream } from '../test/event-stream.js'
-import { baseUrl, call, liveReplicaSockets, newPoll, newUser, upstreamsOf } from './stack.js'
-
-const run = promisify(execFile)
+import { baseUrl, call, newPoll, newUser } from './client.js'
+import { liveReplicaSockets, upstreamsOf } from './stack.js'
 
 describe('the compose file', () => {
   it('validates as it is (official images) and with the offline env file', async () => {
@@ -124,18 +122,20 @@ describe('the stack through nginx', () => {
     expect(new Set(await upstreamsOf(ballots.map((b) => b.requestId))).size).toBe(4)
   })
 
-  it('delivers a vote to an event stream opened through nginx within 1 s', async () => {
+  // The bound catches a delivery that never comes; the latency itself is the bench's fan-out
+  // figure.
+  it('delivers a vote to an event stream opened through nginx within 5 s', async () => {
     const owner = await newUser('live')
     const voter = await newUser('live')
     const poll = await newPoll(owner)
     const stream = await openEventStream(`${baseUrl()}/api/polls/${poll.id}/events`)
     try {
       expect(stream.status).toBe(200)
-      await stream.next('tally', 3000)
+      await stream.next('tally', 5000)
       const castAt = Date.now()
       expect((await call('POST', `/api/polls/${poll.id}/votes`, { cookie: voter.cookie, body: { choiceIds: [poll.choices[2]!.id] } })).status).toBe(201)
-      const update = await stream.next('tally', 1000, (tally) => tally.totalVotes === 1)
-      expect(update.receivedAt - castAt).toBeLessThan(1000)
+      const update = await stream.next('tally', 5000, (tally) => tally.totalVotes === 1)
+      expect(update.receivedAt - castAt).toBeLessThan(5000)
       expect(update.data.choices[2].votes).toBe(1)
     } finally {
       stream.close()

@@ -2,7 +2,9 @@ import { mkdirSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { baseUrl, stack, waitForHealthyReplicas } from './stack.js'
+import { requireCommands } from '../support/commands.js'
+import { baseUrl } from './client.js'
+import { stack, waitForHealthyReplicas } from './stack.js'
 
 // A real browser (Debian's Chromium, driven by playwright-core) against the whole stack
 // through nginx's published port.
@@ -14,6 +16,7 @@ let browser: Browser
 const contexts: BrowserContext[] = []
 
 beforeAll(async () => {
+  requireCommands('the browser tests', [CHROMIUM], 'install Debian\'s chromium, or set CHROMIUM_PATH')
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
@@ -92,11 +95,11 @@ describe('the web page', () => {
     await alice.getByLabel('Coffee').check()
     await alice.getByRole('button', { name: 'Vote' }).click()
     await expect.poll(() => alice.getByText('You have voted in this poll.').isVisible()).toBe(true)
-    await expect.poll(() => resultLine(bob, 'Coffee').textContent(), { timeout: 5000 }).toBe('1 vote, 100%')
+    await expect.poll(() => resultLine(bob, 'Coffee').textContent(), { timeout: 10_000 }).toBe('1 vote, 100%')
 
     await bob.getByLabel('Tea').check()
     await bob.getByRole('button', { name: 'Vote' }).click()
-    await expect.poll(() => resultLine(alice, 'Tea').textContent(), { timeout: 5000 }).toBe('1 vote, 50%')
+    await expect.poll(() => resultLine(alice, 'Tea').textContent(), { timeout: 10_000 }).toBe('1 vote, 50%')
     expect(await resultLine(alice, 'Coffee').textContent()).toBe('1 vote, 50%')
     expect(await alice.locator('.bar.mine').textContent()).toContain('Coffee')
     expect(await bob.locator('.bar.mine').textContent()).toContain('Tea')
@@ -171,7 +174,7 @@ describe('the web page', () => {
     expect(notes.some((note) => /interrupted/.test(note))).toBe(true)
     await owner.getByLabel('Yes').check()
     await owner.getByRole('button', { name: 'Vote' }).click()
-    await expect.poll(() => resultLine(watcher, 'Yes').textContent(), { timeout: 5000 }).toBe('1 vote, 100%')
+    await expect.poll(() => resultLine(watcher, 'Yes').textContent(), { timeout: 10_000 }).toBe('1 vote, 100%')
   })
 
   it('lets the owner set a closing time, close and delete a poll, and log out', async () => {

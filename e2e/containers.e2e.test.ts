@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { docker } from './compose.js'
-import { containers, stack } from './stack.js'
+import { docker } from '../support/docker.js'
+import { containerOf, containers, stack } from './stack.js'
 
 interface Inspect {
   Config: { User: string, Image: string }
@@ -9,9 +9,7 @@ interface Inspect {
 }
 
 async function inspect (service: string): Promise<Inspect> {
-  const [container] = await containers(service)
-  if (!container) throw new Error(`no ${service} container`)
-  return (JSON.parse(await docker(['inspect', container.ID])) as Inspect[])[0]!
+  return (JSON.parse(await docker(['inspect', (await containerOf(service)).ID])) as Inspect[])[0]!
 }
 
 describe('the containers', () => {

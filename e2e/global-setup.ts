@@ -2,13 +2,13 @@ import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:net'
 import { DockerComposeEnvironment, Wait } from 'testcontainers'
 import type { TestProject } from 'vitest/node'
-import { COMPOSE_FILES, compose } from './compose.js'
+import { composeProject, type ComposeProjectOptions } from '../support/docker.js'
+import { requireCommands } from '../support/commands.js'
 
 declare module 'vitest' {
   export interface ProvidedContext {
     stackUrl: string
-    stackProject: string
-    stackEnv: Record<string, string>
+    stackProject: ComposeProjectOptions
   }
 }
 
@@ -24,8 +24,8 @@ async function freePort (): Promise<number> {
 // long-running service waited on through its compose healthcheck, nginx published on a free
 // port of 127.0.0.1. Torn down with its volumes at the end, also after a failure.
 export default async function setup (project: TestProject) {
+  requireCommands('the e2e tests', ['docker'])
   const port = await freePort()
-  const projectName = `polls-e2e-${randomBytes(3).toString('hex')}`
   const env: Record<string, string> = {
     POLLS_HOST: '127.0.0.1',
     POLLS_PORT: String(port),
@@ -35,10 +35,11 @@ export default async function setup (project: TestProject) {
   const ca = process.env.BUILD_CA_FILE ?? process.env.NODE_EXTRA_CA_CERTS
   if (ca) env.BUILD_CA_FILE = ca
 
-  const down = () => compose(projectName, env, ['down', '--volumes', '--timeout', '20'])
+  const stack: ComposeProjectOptions = { name: `polls-e2e-${randomBytes(3).toString('hex')}`, files: ['docker-compose.yml', 'e2e/compose.e2e.yml'], env }
+  const down = () => composeProject(stack).compose(['down', '--volumes', '--timeout', '20'])
   try {
-    await new DockerComposeEnvironment(process.cwd(), COMPOSE_FILES)
-      .withProjectName(projectName)
+    await new DockerComposeEnvironment(process.cwd(), stack.files)
+      .withProjectName(stack.name)
       .withEnvironment(env)
       .withBuild()
       .withDefaultWaitStrategy(Wait.forHealthCheck())
@@ -50,7 +51,6 @@ export default async function setup (project: TestProject) {
   }
 
   project.provide('stackUrl', `http://127.0.0.1:${port}`)
-  project.provide('stackProject', projectName)
-  project.provide('stackEnv', env)
+  project.provide('stackProject', stack)
   return async () => { await down() }
 }

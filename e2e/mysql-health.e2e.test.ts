@@ -1,18 +1,14 @@
-import { execFile } from 'node:child_process'
-import { promisify } from 'node:util'
 import { GenericContainer, Wait } from 'testcontainers'
 import { describe, expect, it } from 'vitest'
-import { sleep } from './stack.js'
-
-const run = promisify(execFile)
+import { docker } from '../support/docker.js'
 
 // The compose healthcheck of mysql must not pass while the image's first-start
 // initialisation runs (its temporary server would accept the app user over the socket, but
 // listens on no TCP port), or the migrate service would start against a half-made database.
 describe('the mysql healthcheck of docker-compose.yml', () => {
   it('fails during first-start initialisation and passes once the real server is up', async () => {
-    const { stdout } = await run('docker', ['compose', 'config', '--format', 'json'], { env: process.env })
-    const [kind, escaped] = JSON.parse(stdout).services.mysql.healthcheck.test as [string, string]
+    const config = await docker(['compose', 'config', '--format', 'json'])
+    const [kind, escaped] = JSON.parse(config).services.mysql.healthcheck.test as [string, string]
     expect(kind).toBe('CMD-SHELL')
     // `compose config` writes $ as $$, as in the file; Docker runs it with a single $.
     const command = escaped.replaceAll('$$', '$')
@@ -39,12 +35,7 @@ describe('the mysql healthcheck of docker-compose.yml', () => {
       const probe = async () => (await container.exec(['sh', '-c', command])).exitCode
       // 10-users.sh has run by now (the app user exists in the temporary server), yet:
       expect(await probe()).not.toBe(0)
-      let healthy = false
-      for (let i = 0; i < 120 && !healthy; i++) {
-        healthy = await probe() === 0
-        if (!healthy) await sleep(500)
-      }
-      expect(healthy).toBe(true)
+      await expect.poll(probe, { timeout: 90_000, interval: 500, message: 'the healthcheck passes once the real server is up' }).toBe(0)
       expect((await container.exec(['test', '-f', '/tmp/initialising'])).exitCode).toBe(0)
     } finally {
       await container.stop({ timeout: 5_000 })

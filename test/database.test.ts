@@ -1,12 +1,9 @@
-import { execFile } from 'node:child_process'
 import { cpSync, mkdtempSync, readdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
-import { promisify } from 'node:util'
 import mysql from 'mysql2/promise'
 import { describe, expect, inject, it } from 'vitest'
-
-const run = promisify(execFile)
+import { run } from '../support/run.js'
 
 describe('the database schema', () => {
   it('has migrations that match the drizzle schema (drizzle-kit generates nothing new)', async () => {

@@ -1,3 +1,5 @@
+import { sseParser } from '../support/sse.js'
+
 // A minimal server-sent events client for tests: reads a real HTTP stream and lets a test
 // wait, with a deadline, for the next event that matches.
 export interface StreamEvent {
@@ -28,23 +30,13 @@ export async function openEventStream (url: string, headers: Record<string, stri
   const ended = (async () => {
     if (!response.body) return
     const decoder = new TextDecoder()
-    let buffer = ''
+    const parse = sseParser()
     try {
       for await (const chunk of response.body) {
-        buffer += decoder.decode(chunk as Uint8Array, { stream: true })
-        let end: number
-        while ((end = buffer.indexOf('\n\n')) !== -1) {
-          const block = buffer.slice(0, end)
-          buffer = buffer.slice(end + 2)
-          let event = 'message'
-          const data: string[] = []
-          for (const line of block.split('\n')) {
-            if (line.startsWith(':')) comments.push(line.slice(1).trim())
-            else if (line.startsWith('event: ')) event = line.slice(7)
-            else if (line.startsWith('data: ')) data.push(line.slice(6))
-            else if (line.startsWith('retry: ')) retries.push(Number(line.slice(7)))
-          }
-          if (data.length > 0) events.push({ event, data: data.join('\n'), receivedAt: Date.now() })
+        for (const frame of parse(decoder.decode(chunk as Uint8Array, { stream: true }))) {
+          comments.push(...frame.comments)
+          if (frame.retry !== undefined) retries.push(frame.retry)
+          if (frame.data !== undefined) events.push({ event: frame.event, data: frame.data, receivedAt: Date.now() })
           notify()
         }
       }

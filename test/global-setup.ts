@@ -1,10 +1,8 @@
-import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { promisify } from 'node:util'
 import { GenericContainer, type StartedTestContainer, Wait } from 'testcontainers'
 import type { TestProject } from 'vitest/node'
-
-const run = promisify(execFile)
+import { run } from '../support/run.js'
+import { requireCommands } from '../support/commands.js'
 
 // Official images by default; on hosts without a registry, the offline kit's stand-ins
 // (scripts/offline-images/offline.env).
@@ -24,6 +22,7 @@ declare module 'vitest' {
 // One MySQL and one Redis for the whole run, set up exactly as the stack sets them up: the
 // image's own initialisation plus db/init, then the migrations applied by the real script.
 export default async function setup (project: TestProject) {
+  requireCommands('the integration tests', ['docker'])
   const password = () => randomBytes(12).toString('hex')
   const secrets = { root: password(), app: password(), migrator: password() }
   const started: StartedTestContainer[] = []

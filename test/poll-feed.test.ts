@@ -83,7 +83,8 @@ describe('the poll feed', () => {
 
   it('tells listeners when a poll closes by itself at closesAt, with no request to mark it', async () => {
     const a = await feed()
-    const closesAt = new Date(Date.now() + 1500)
+    // Far enough ahead that the listener is in place before it, however busy the machine.
+    const closesAt = new Date(Date.now() + 4000)
     const { pollId } = await newPoll({ closesAt: closesAt.toISOString() })
     const changes: Array<{ change: PollChange, open: boolean, at: number }> = []
     const unsubscribe = a.subscribe((await a.readSnapshot(pollId))!, (snapshot, change) => {

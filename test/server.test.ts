@@ -5,7 +5,7 @@ import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { once } from 'node:events'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { testEnv, uniqueName } from './helpers.js'
 
 // The real process, started as the stack starts it: `node dist/app/server.js`.
@@ -43,14 +43,14 @@ function get (target: { socketPath: string } | { port: number }, path: string, h
   })
 }
 
+// Fails at once if the process exits instead.
 async function waitUntilServing (server: Server, target: { socketPath: string } | { port: number }): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (server.child.exitCode !== null) throw new Error(`server exited: ${server.output()}`)
+  const serving = vi.waitFor(async () => {
     const reply = await get(target, '/healthz').catch(() => null)
-    if (reply?.status === 200) return
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  throw new Error(`server did not start: ${server.output()}`)
+    expect(reply?.status, `server did not start: ${server.output()}`).toBe(200)
+  }, { timeout: 10_000, interval: 100 })
+  const exited = server.exited.then(() => { throw new Error(`server exited: ${server.output()}`) })
+  await Promise.race([serving, exited])
 }
 
 // Leaves a socket file behind the way a crashed process does.
@@ -124,7 +124,7 @@ describe('the server process', () => {
       req.on('error', reject)
       req.end()
     })
-    await expect.poll(() => streamText, { timeout: 2000 }).toMatch(/event: tally/)
+    await expect.poll(() => streamText).toMatch(/event: tally/)
 
     // A request in flight: headers and half of the body sent, the rest after SIGTERM.
     const body = JSON.stringify({ username: uniqueName('inflight'), password: 'long enough pw' })
@@ -143,14 +143,15 @@ describe('the server process', () => {
     probe.on('data', (chunk) => { probeReply += chunk })
 
     server.child.kill('SIGTERM')
-    await new Promise((resolve) => setTimeout(resolve, 300))
+    // Asked once the process has taken the signal, within the drain that follows it.
+    await expect.poll(() => server.output()).toMatch(/shutting down: finishing in-flight requests/)
     probe.write('GET /readyz HTTP/1.1\r\nHost: localhost\r\n\r\n')
-    await expect.poll(() => probeReply, { timeout: 1500 }).toMatch(/^HTTP\/1.1 503[\s\S]*shutting down/)
+    await expect.poll(() => probeReply).toMatch(/^HTTP\/1.1 503[\s\S]*shutting down/)
     probe.destroy()
     await streamEnded
     expect(streamText).toMatch(/retry: \d+\n: server shutting down/)
     // The listener is closed: a new connection is refused while the old request continues.
-    await expect.poll(() => get({ socketPath }, '/healthz').then(() => 'served', () => 'refused'), { timeout: 3000 }).toBe('refused')
+    await expect.poll(() => get({ socketPath }, '/healthz').then(() => 'served', () => 'refused')).toBe('refused')
     expect(server.child.exitCode).toBeNull()
 
     socket.write(body.slice(10))
