@@ -9,8 +9,13 @@
 //   migrate/  database_url                                      (the migrate service)
 // MySQL takes its passwords only at its first start: a password supplied later must be
 // changed in MySQL too.
+//
+// `init-secrets --check DIR` runs where one consumer's folder is mounted (the secrets-check
+// service): it fails, with a message saying why, when DIR holds the whole volume instead.
+// Engines before Docker 26 accept compose's `volume.subpath` and silently mount the whole
+// volume, which would show every service every secret.
 import { randomBytes } from 'node:crypto'
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { access, chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Type } from 'typebox'
 import { ConfigError, loadConfig } from '../app/config.js'
@@ -36,10 +41,25 @@ async function put (file: string, value: string): Promise<void> {
   await rename(`${file}.new`, file)
 }
 
+const CONSUMERS = ['mysql', 'app', 'migrate']
+
+async function checkOneFolderMounted (dir: string): Promise<void> {
+  const exists = (path: string) => access(join(dir, path)).then(() => true, () => false)
+  const wholeVolume = (await Promise.all(CONSUMERS.map(exists))).some(Boolean)
+  if (wholeVolume || !await exists('root_password')) {
+    throw new ConfigError(
+      `${dir} holds ${wholeVolume ? 'the whole secrets volume' : 'no root_password'}, where docker-compose.yml mounts only ` +
+      'its mysql/ folder (volume.subpath). Docker Engines before 26 ignore volume.subpath and would show every ' +
+      'service every secret: this stack needs Docker Engine 26 or later (README, Requirements).')
+  }
+  console.log(`${dir}: one consumer's folder, as mounted by volume.subpath`)
+}
+
 async function main (): Promise<void> {
+  if (process.argv[2] === '--check') return checkOneFolderMounted(process.argv[3] ?? '/run/secrets/polls')
   const root = process.argv[2] ?? '/run/polls-secrets'
   const env = loadConfig(process.env, SuppliedSchema)
-  for (const dir of ['mysql', 'app', 'migrate']) {
+  for (const dir of CONSUMERS) {
     await mkdir(join(root, dir), { recursive: true })
     await chmod(join(root, dir), 0o755)
   }

@@ -1,11 +1,9 @@
-import { execFile } from 'node:child_process'
 import { mkdtempSync, readFileSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
+import { run } from '../support/run.js'
 
-const run = promisify(execFile)
 const initSecrets = (dir: string, env: Record<string, string> = {}) =>
   run(process.execPath, ['dist/scripts/init-secrets.js', dir], { env: { PATH: process.env.PATH ?? '', ...env } })
 const read = (dir: string, file: string) => readFileSync(join(dir, file), 'utf8')
@@ -36,5 +34,13 @@ describe('the stack\'s secrets (scripts/init-secrets.ts)', () => {
   it('refuses a supplied secret that is too short', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'secrets-'))
     await expect(initSecrets(dir, { SESSION_SECRET: 'short' })).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/SESSION_SECRET/) })
+  })
+
+  it('--check passes on one consumer\'s folder and fails, saying why, on the whole volume (an engine ignoring volume.subpath)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'secrets-'))
+    await initSecrets(dir)
+    const check = (path: string) => run(process.execPath, ['dist/scripts/init-secrets.js', '--check', path], { env: { PATH: process.env.PATH ?? '' } })
+    await expect(check(join(dir, 'mysql'))).resolves.toBeDefined()
+    await expect(check(dir)).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/whole secrets volume.*Docker Engine 26 or later/s) })
   })
 })
