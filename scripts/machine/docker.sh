@@ -5,7 +5,13 @@
 # and only the packages named below come from it: `pkg/trixie` selects that one package's
 # version, whereas `apt-get -t trixie` would raise trixie for the whole transaction and
 # upgrade libc6, perl, python3 and more to Debian 13.
+#   scripts/machine/docker.sh              install if missing, then start dockerd if not running
+#   scripts/machine/docker.sh --no-start   install only (a container, or a host with its own init)
 set -euo pipefail
+
+for tool in apt-get awk; do
+  command -v "$tool" >/dev/null || { echo "docker.sh: $tool not found: this script knows Debian hosts only" >&2; exit 1; }
+done
 
 have_engine() { command -v dockerd >/dev/null && docker compose version >/dev/null 2>&1 && docker buildx version >/dev/null 2>&1; }
 
@@ -30,6 +36,8 @@ PIN
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     docker.io/trixie docker-cli/trixie docker-compose/trixie docker-buildx/trixie >/dev/null
 fi
+
+[ "${1:-}" = --no-start ] && exit 0
 
 if ! docker info >/dev/null 2>&1; then
   dockerd >/var/log/dockerd.log 2>&1 &
