@@ -11,7 +11,7 @@ export default defineConfig({
     target: 'es2022'
   },
   server: {
-    // `npm run web:dev` against a stack started with docker compose.
-    proxy: { '/api': 'http://127.0.0.1:8080' }
+    // `npm run web:dev` against the stack's nginx, or with POLLS_API against `npm run dev`.
+    proxy: { '/api': process.env.POLLS_API ?? 'http://127.0.0.1:8080' }
   }
 })

@@ -5,14 +5,26 @@ import { baseUrl, call, newPoll, newUser } from './client.js'
 import { liveReplicaSockets, upstreamsOf } from './stack.js'
 
 describe('the compose file', () => {
+  // Without this run's settings (the offline images, the e2e port): the file as users get it.
+  const bare = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root' }
+
   it('validates as it is (official images) and with the offline env file', async () => {
-    const bare = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root' }
     await run('docker', ['compose', 'config', '--quiet'], { env: bare })
     const { stdout } = await run('docker', ['compose', '--env-file', 'scripts/offline-images/offline.env', 'config'], { env: bare })
     expect(stdout).toMatch(/image: offline\/mysql/)
     const official = await run('docker', ['compose', 'config'], { env: bare })
     expect(official.stdout).toMatch(/image: mysql:8\.4/)
     expect(official.stdout).toMatch(/image: redis:7\.4/)
+  })
+
+  it('publishes only nginx, and with compose.dev.yml MySQL and Redis as well, on 127.0.0.1 only', async () => {
+    const published = async (...files: string[]) => {
+      const { stdout } = await run('docker', ['compose', ...files.flatMap((file) => ['-f', file]), 'config', '--format', 'json'], { env: bare })
+      const services = (JSON.parse(stdout) as { services: Record<string, { ports?: Array<{ host_ip: string, target: number }> }> }).services
+      return Object.entries(services).flatMap(([name, service]) => (service.ports ?? []).map((port) => `${name} ${port.host_ip}:${port.target}`))
+    }
+    expect(await published('docker-compose.yml')).toEqual(['nginx 127.0.0.1:8080'])
+    expect((await published('docker-compose.yml', 'compose.dev.yml')).sort()).toEqual(['mysql 127.0.0.1:3306', 'nginx 127.0.0.1:8080', 'redis 127.0.0.1:6379'])
   })
 })
 

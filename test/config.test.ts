@@ -42,8 +42,10 @@ describe('configuration', () => {
     expect(() => loadConfig({ ...valid, SESSION_SECRET_FILE: join(dir, 'secret') })).toThrow(/both SESSION_SECRET and SESSION_SECRET_FILE/)
   })
 
-  it('.env.example documents every variable', () => {
-    const documented = readFileSync('.env.example', 'utf8').match(/^[A-Z_]+(?==)/gm)
-    expect(documented?.sort()).toEqual(Object.keys(ConfigSchema.properties).sort())
+  it('.env.example documents every setting of the service and every variable the compose files read, and nothing else', () => {
+    const documented = readFileSync('.env.example', 'utf8').match(/^[A-Z_]+(?==)/gm) ?? []
+    const composeReads = ['docker-compose.yml', 'compose.dev.yml'].flatMap((file) => readFileSync(file, 'utf8').match(/(?<=\$\{)[A-Z_]+/g) ?? [])
+    expect(documented.length).toBe(new Set(documented).size)
+    expect(documented.sort()).toEqual([...new Set([...Object.keys(ConfigSchema.properties), ...composeReads])].sort())
   })
 })

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtempSync, statSync, existsSync } from 'node:fs'
+import { existsSync, mkdtempSync, statSync, utimesSync } from 'node:fs'
 import { request as httpRequest } from 'node:http'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -8,7 +8,9 @@ import { once } from 'node:events'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { testEnv, uniqueName } from './helpers.js'
 
-// The real process, started as the stack starts it: `node dist/app/server.js`.
+// The real process, started as the stack starts it (`node dist/app/server.js`), or as a
+// developer does (`npm run dev`). Each in its own process group, so everything it started
+// goes at the end.
 interface Server {
   child: ChildProcess
   output: () => string
@@ -16,10 +18,15 @@ interface Server {
 }
 
 const running: Server[] = []
-afterEach(() => { for (const server of running.splice(0)) server.child.kill('SIGKILL') })
+afterEach(() => {
+  for (const { child } of running.splice(0)) {
+    try { process.kill(-child.pid!, 'SIGKILL') } catch { /* already gone */ }
+  }
+})
 
-function start (args: string[], env: Record<string, string>): Server {
-  const child = spawn(process.execPath, ['dist/app/server.js', ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+function start (args: string[], env: Record<string, string>, command = [process.execPath, 'dist/app/server.js']): Server {
+  const [file, ...commandArgs] = command
+  const child = spawn(file!, [...commandArgs, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
   let output = ''
   child.stdout!.on('data', (chunk) => { output += chunk })
   child.stderr!.on('data', (chunk) => { output += chunk })
@@ -182,5 +189,17 @@ describe('the server process', () => {
     expect(statuses).toContain(429)
     server.child.kill('SIGTERM')
     expect(await server.exited, server.output()).toBe(0)
+  })
+
+  it('npm run dev: serves on 127.0.0.1 with settings from the environment (and .env, if there), restarting on a change', async () => {
+    const dev = start([], testEnv({ PORT: '0', HOME: process.env.HOME ?? '/root', LOG_LEVEL: 'info' }), ['npm', 'run', 'dev'])
+    const ports = () => [...dev.output().matchAll(/Server listening at http:\/\/127\.0\.0\.1:(\d+)/g)].map((match) => Number(match[1]))
+    await expect.poll(ports, { timeout: 30_000 }).toHaveLength(1)
+    expect((await get({ port: ports()[0]! }, '/readyz')).status).toBe(200)
+
+    const now = new Date()
+    utimesSync('app/routes/health.ts', now, now)
+    await expect.poll(ports, { timeout: 30_000, message: dev.output() }).toHaveLength(2)
+    expect((await get({ port: ports()[1]! }, '/readyz')).status).toBe(200)
   })
 })
