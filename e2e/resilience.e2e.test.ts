@@ -92,7 +92,7 @@ describe('operating the stack', () => {
       expect(await liveReplicaSockets()).toHaveLength(4)
 
       // A crash (the process killed from outside, as the kernel's OOM killer does): the
-      // restart policy brings the replica back, which supervisor's autorestart used to do.
+      // restart policy brings the replica back.
       const [crashing] = await containers('app')
       const [pid, restarts] = (await inspect(crashing!.ID, '{{.State.Pid}} {{.RestartCount}}')).split(' ')
       const crashedAt = Date.now()
