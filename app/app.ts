@@ -72,6 +72,9 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
 
   // Bodies are checked as sent (a number is not a string); params and queries are converted.
   app.setValidatorCompiler(TypeBoxValidatorCompiler)
+  // JSON only: a text/plain body, which any HTML form can send across sites, gets 415 on every
+  // route, the body-less POSTs (logout, close) included.
+  app.removeContentTypeParser('text/plain')
   app.addSchema(ErrorResponse)
   app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })
 

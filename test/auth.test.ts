@@ -152,6 +152,21 @@ describe('cross-origin requests', () => {
     })
     expect(response.statusCode).toBe(415)
   })
+
+  it('refuses a text/plain body, which any form can send, on every state-changing route: 415, nothing done', async () => {
+    const user = await registerAndLogin(app)
+    const poll = (await app.inject({ method: 'POST', url: '/api/polls', headers: { cookie: user.cookie }, payload: { question: 'Plain?', choices: ['a', 'b'] } })).json()
+    const plain = { cookie: user.cookie, 'content-type': 'text/plain' }
+    for (const [method, url] of [['POST', '/api/auth/logout'], ['POST', `/api/polls/${poll.id}/close`], ['POST', `/api/polls/${poll.id}/votes`], ['DELETE', `/api/polls/${poll.id}`], ['POST', '/api/polls']] as const) {
+      const response = await app.inject({ method, url, headers: plain, payload: 'x' })
+      expect(response.statusCode, `${method} ${url}`).toBe(415)
+      expect(response.json()).toMatchObject({ statusCode: 415 })
+    }
+    expect((await app.inject({ method: 'GET', url: `/api/polls/${poll.id}` })).json()).toMatchObject({ isOpen: true, totalVotes: 0 })
+    expect((await app.inject({ method: 'GET', url: '/api/auth/me', headers: { cookie: user.cookie } })).statusCode).toBe(200)
+    // With no body at all, they work.
+    expect((await app.inject({ method: 'POST', url: `/api/polls/${poll.id}/close`, headers: { cookie: user.cookie } })).statusCode).toBe(204)
+  })
 })
 
 describe('rate limits on login and register, shared through Redis', () => {

@@ -45,9 +45,12 @@ function attempts (): Array<[string, Attempt]> {
     ['numbers as choice ids', vote({ choiceIds: [Number(poll.choices[0]!.id)] })],
     ['SQL in a choice id', vote({ choiceIds: ["1' OR '1'='1"] })],
     ['a huge choice id', vote({ choiceIds: ['99999999999999999999999'] })],
+    ['a choice id above 2^53, which a JavaScript number would round', vote({ choiceIds: ['9007199254740993'] })],
     ['an unknown field on a ballot', vote({ choiceIds: [poll.choices[0]!.id], weight: 100 })],
     ['SQL in a poll id', { method: 'POST', url: '/api/polls/1%20OR%201=1/votes', payload: { choiceIds: ['1'] }, headers: { ...json, cookie: user.cookie } }],
     ['SQL in a cursor', { method: 'GET', url: "/api/polls?cursor=1'%20OR%20'1'='1" }],
+    ['a poll id above 2^53', { method: 'GET', url: '/api/polls/9007199254740993' }],
+    ['a cursor above 2^53', { method: 'GET', url: '/api/polls?cursor=9007199254740993' }],
     ['text/plain instead of JSON', { method: 'POST', url: '/api/auth/register', payload: 'username=x&password=y', headers: { 'content-type': 'text/plain' } }]
   ]
 }

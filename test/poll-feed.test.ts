@@ -1,21 +1,24 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
+import mysql from 'mysql2/promise'
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest'
 import { createDatabase, type DatabaseClient } from '../db/client.js'
 import { createPollFeed, type FeedLog, type PollChange, type PollFeed } from '../app/services/poll-feed.js'
 import { castBallot, createPoll, deletePoll, isOpen, type PollSnapshot } from '../app/services/polls.js'
 import { registerUser } from '../app/services/users.js'
 import { uniqueName } from './helpers.js'
+import { hostAndPort, SocketProxy } from './socket-proxy.js'
 
 // The poll feed on its own, without Fastify: two feeds stand for two replicas, sharing the
 // run's MySQL and Redis.
 let database: DatabaseClient
 let redis: Redis
 const feeds: PollFeed[] = []
-const warnings: string[] = []
-const log: FeedLog = { warn: (_details, message) => warnings.push(message), error: (_details, message) => warnings.push(message) }
+const log: FeedLog = { warn: () => {}, error: () => {} }
 
-async function feed (snapshotTtlMs = 60_000): Promise<PollFeed> {
-  const created = await createPollFeed({ db: database.db, redis, log, snapshotTtlMs })
+// A lifetime far longer than any test by default: only an invalidation refreshes the cache.
+async function feed (options: { redis?: Redis } = {}): Promise<PollFeed> {
+  const created = await createPollFeed({ db: database.db, redis: options.redis ?? redis, log, snapshotTtlMs: 60_000 })
   feeds.push(created)
   return created
 }
@@ -45,7 +48,6 @@ const total = (snapshot: PollSnapshot | null) => snapshot?.poll.totalVotes
 
 describe('the poll feed', () => {
   it('serves reads from its cache until a change on any instance invalidates it', async () => {
-    // A lifetime far longer than the test: only an invalidation can refresh the cache.
     const [a, b] = [await feed(), await feed()]
     const { pollId } = await newPoll()
     const first = (await a.readSnapshot(pollId))!
@@ -111,5 +113,69 @@ describe('the poll feed', () => {
     await b.publish(pollId, 'deleted')
     await vi.waitFor(() => expect(staying).toEqual([[null, 'deleted']]), { timeout: 5000 })
     expect(leaving).toEqual([])
+  })
+
+  it('reads every watched poll again when its subscription comes back, and sends a change it could not publish once Redis is back', async () => {
+    const proxy = await new SocketProxy(hostAndPort(inject('redisUrl'))).start()
+    // As the app's own client: commands fail at once while Redis is away.
+    const cutOff = new Redis({ port: proxy.port, host: '127.0.0.1', enableOfflineQueue: false, retryStrategy: () => 100 })
+    cutOff.on('error', () => {})
+    try {
+      const [a, b] = [await feed({ redis: cutOff }), await feed()]
+      const { pollId } = await newPoll()
+      const start = (await a.readSnapshot(pollId))!
+      const seenByA: Array<number | undefined> = []
+      const seenByB: Array<number | undefined> = []
+      a.subscribe(start, (snapshot) => seenByA.push(total(snapshot)))
+      b.subscribe(start, (snapshot) => seenByB.push(total(snapshot)))
+
+      await proxy.cut()
+      await vi.waitFor(() => expect(cutOff.status).not.toBe('ready'))
+      await vote(pollId, start)
+      await b.publish(pollId, 'vote')
+      // A's subscription was down when the change went out; B sees it, A cannot yet.
+      await vi.waitFor(() => expect(seenByB).toContain(1), { timeout: 5000 })
+      await vote(pollId, start)
+      await a.publish(pollId, 'vote')
+      expect(seenByA).toEqual([])
+
+      await proxy.restore()
+      // Back: A reads its watched poll again, and its pending change reaches B.
+      await vi.waitFor(() => expect(seenByA.at(-1)).toBe(2), { timeout: 10_000 })
+      await vi.waitFor(() => expect(seenByB.at(-1)).toBe(2), { timeout: 10_000 })
+    } finally {
+      cutOff.disconnect()
+      await proxy.stop()
+    }
+  })
+
+  it('closes at closesAt with the ballots still being cast then counted, by the database\'s clock', async () => {
+    const a = await feed()
+    // Far enough ahead that the ballot below starts before it, however busy the machine.
+    const closesAt = new Date(Date.now() + 6000)
+    const { pollId } = await newPoll({ closesAt: closesAt.toISOString() })
+    const start = (await a.readSnapshot(pollId))!
+    const closed: Array<number | undefined> = []
+    a.subscribe(start, (snapshot, change) => { if (change === 'closed') closed.push(total(snapshot)) })
+
+    // A ballot whose transaction begins before the close and commits well after it, as under
+    // load: its insert passed the open check and holds a shared lock on the poll row.
+    const voter = await registerUser(database.db, uniqueName('late'), 'a long enough password')
+    const connection = await mysql.createConnection(inject('databaseUrl'))
+    try {
+      await connection.beginTransaction()
+      const [inserted] = await connection.query(
+        'INSERT INTO ballots (poll_id, user_id) SELECT id, ? FROM polls WHERE id = ? AND closes_at > CURRENT_TIMESTAMP(3)', [voter.id, pollId]
+      ) as unknown as [{ affectedRows: number, insertId: number }]
+      expect(inserted.affectedRows).toBe(1)
+      await sleep(closesAt.getTime() + 1500 - Date.now())
+      await connection.query('UPDATE choices SET vote_count = vote_count + 1 WHERE poll_id = ? AND id = ?', [pollId, start.choices[0]!.id])
+      await connection.query('INSERT INTO ballot_choices (ballot_id, poll_id, choice_id) VALUES (?, ?, ?)', [inserted.insertId, pollId, start.choices[0]!.id])
+      expect(closed).toEqual([])
+      await connection.commit()
+    } finally {
+      await connection.end()
+    }
+    await vi.waitFor(() => expect(closed).toEqual([1]), { timeout: 10_000 })
   })
 })

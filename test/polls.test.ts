@@ -102,8 +102,15 @@ describe('reading polls', () => {
     expect(defaults.items.length).toBeGreaterThanOrEqual(5)
   })
 
-  it.each(['limit=0', 'limit=101', 'limit=abc', 'cursor=-1', 'cursor=x', 'other=1'])('refuses ?%s: 400', async (query) => {
+  it.each(['limit=0', 'limit=101', 'limit=abc', 'cursor=-1', 'cursor=x', 'other=1', 'cursor=9007199254740993'])('refuses ?%s: 400', async (query) => {
     expect((await app.inject({ method: 'GET', url: `/api/polls?${query}` })).statusCode).toBe(400)
+  })
+
+  it('refuses an id a JavaScript number would round (above 2^53): 400, never another poll', async () => {
+    for (const id of ['9007199254740993', '9007199254740992', '1234567890123456']) {
+      expect((await app.inject({ method: 'GET', url: `/api/polls/${id}` })).statusCode, id).toBe(400)
+    }
+    expect((await app.inject({ method: 'GET', url: '/api/polls/999999999999999' })).statusCode).toBe(404)
   })
 })
 

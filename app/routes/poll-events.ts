@@ -11,6 +11,8 @@ const RETRY_MS = 1000
 // GET /api/polls/:id/events: server-sent events. `tally` at once and after every change on any
 // instance; `closed` (with the final tally) when the poll closes, then the stream ends;
 // `deleted` if the poll is deleted; a comment line as heartbeat so proxies keep it open.
+// A viewer from whom the poll hides its counts gets no `tally` per vote (their number alone
+// would count the ballots), only `closed` with the counts once the poll closes.
 const pollEventRoutes: FastifyPluginAsyncTypebox = async (app) => {
   // How to end each open stream, for shutdown.
   const open = new Set<(shuttingDown?: boolean) => void>()
@@ -64,10 +66,11 @@ const pollEventRoutes: FastifyPluginAsyncTypebox = async (app) => {
         return
       }
       const tally = tallyFor(fresh, viewerId)
-      send('tally', tally)
       if (!tally.isOpen) {
         send('closed', tally)
         finish()
+      } else if (tally.resultsVisible) {
+        send('tally', tally)
       }
     })
   })

@@ -104,7 +104,7 @@ export const ownerActionSchema = {
 
 export const eventsSchema = {
   tags: ['polls'],
-  description: 'text/event-stream: `tally` events with the current Tally, a `closed` event when the poll closes, heartbeat comments',
+  description: 'text/event-stream: a `tally` event with the current Tally at once and after every vote (not per vote while the poll hides its counts from the caller), a `closed` event with the final Tally when the poll closes, `deleted`, heartbeat comments',
   params: IdParams,
   response: { ...errors(400, 404, 503) }
 }

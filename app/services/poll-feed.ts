@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis'
 import type { Database } from '../../db/client.js'
 import { notFound } from '../errors.js'
-import { getSnapshot, type PollSnapshot } from './polls.js'
+import { getSnapshot, type PollSnapshot, settleClose } from './polls.js'
 
 export type PollChange = 'vote' | 'closed' | 'deleted'
 
@@ -39,6 +39,7 @@ export interface PollFeed {
 }
 
 const CHANNEL = 'poll-changes'
+const CLOSE_RETRY_MS = 1000
 
 interface Watched {
   listeners: Set<PollListener>
@@ -66,8 +67,12 @@ export async function createPollFeed ({ db, redis, log, snapshotTtlMs = 1000, ma
 
   const subscriber = redis.duplicate({ enableOfflineQueue: true, lazyConnect: false })
   subscriber.on('error', (error) => log.warn({ err: error }, 'redis subscriber error'))
-  // While the subscription is down, changes elsewhere go unheard: cache nothing.
+  // While the subscription is down, changes elsewhere go unheard: cache nothing, and once it
+  // is back, read every watched poll again, as any of them may have changed meanwhile.
   for (const event of ['close', 'reconnecting', 'ready']) subscriber.on(event, () => invalidate())
+  subscriber.on('ready', () => {
+    for (const [pollId, entry] of watched) refresh(pollId, entry, 'vote')
+  })
   subscriber.on('message', (_channel: string, message: string) => {
     const [pollId, change] = message.split(':')
     invalidate(Number(pollId))
@@ -108,15 +113,49 @@ export async function createPollFeed ({ db, redis, log, snapshotTtlMs = 1000, ma
   }
 
   // A poll with closesAt closes by itself: no request marks that moment, so each instance
-  // that has listeners for the poll sets a timer for it.
+  // that has listeners for the poll sets a timer for it. The final read waits for the
+  // database's clock and for the ballots that were still being cast at closing time.
   function scheduleClose (pollId: number, entry: Watched, snapshot: PollSnapshot): void {
     clearTimeout(entry.closeTimer)
     const { closesAt, closedAt } = snapshot.poll
     if (closedAt !== null || closesAt === null) return
     const delay = closesAt.getTime() - Date.now()
     if (delay < 0) return
-    entry.closeTimer = setTimeout(() => refresh(pollId, entry, 'closed'), Math.min(delay + 5, 2 ** 31 - 1))
+    const settle = () => {
+      settleClose(db, pollId).then(() => {
+        invalidate(pollId)
+        if (watched.get(pollId) === entry) refresh(pollId, entry, 'closed')
+      }, (error: unknown) => {
+        // MySQL away or slow: try again while anyone still listens.
+        log.warn({ err: error, pollId }, 'cannot settle the close of a poll yet')
+        if (watched.get(pollId) === entry) entry.closeTimer = setTimeout(settle, CLOSE_RETRY_MS)
+      })
+    }
+    entry.closeTimer = setTimeout(settle, Math.min(delay, 2 ** 31 - 1))
   }
+
+  // Changes whose publish failed, sent again once the publishing connection is back: the
+  // strongest change per poll, as one `deleted` says more than any number of votes.
+  const unpublished = new Map<number, PollChange>()
+  const strength: Record<PollChange, number> = { vote: 0, closed: 1, deleted: 2 }
+  async function publish (pollId: number, change: PollChange): Promise<void> {
+    // This instance's own readers see the change at once, before Redis echoes it back.
+    invalidate(pollId)
+    try {
+      await redis.publish(CHANNEL, `${pollId}:${change}`)
+    } catch (error) {
+      // The change itself is committed; only live updates wait until Redis is back.
+      const pending = unpublished.get(pollId)
+      if (pending === undefined || strength[change] > strength[pending]) unpublished.set(pollId, change)
+      log.warn({ err: error, pollId }, 'cannot publish poll change yet')
+    }
+  }
+  const publishPending = () => {
+    const pending = [...unpublished]
+    unpublished.clear()
+    for (const [pollId, change] of pending) void publish(pollId, change)
+  }
+  redis.on('ready', publishPending)
 
   return {
     readSnapshot,
@@ -125,16 +164,7 @@ export async function createPollFeed ({ db, redis, log, snapshotTtlMs = 1000, ma
       if (!snapshot) throw notFound('No such poll')
       return snapshot
     },
-    async publish (pollId, change) {
-      // This instance's own readers see the change at once, before Redis echoes it back.
-      invalidate(pollId)
-      try {
-        await redis.publish(CHANNEL, `${pollId}:${change}`)
-      } catch (error) {
-        // The change itself is committed; only live updates are lost until Redis is back.
-        log.warn({ err: error, pollId }, 'cannot publish poll change')
-      }
-    },
+    publish,
     subscribe (current, listener) {
       const pollId = current.poll.id
       let entry = watched.get(pollId)
@@ -153,6 +183,7 @@ export async function createPollFeed ({ db, redis, log, snapshotTtlMs = 1000, ma
       }
     },
     async close () {
+      redis.off('ready', publishPending)
       for (const entry of watched.values()) clearTimeout(entry.closeTimer)
       watched.clear()
       await subscriber.quit().catch(() => subscriber.disconnect())

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { and, asc, desc, eq, inArray, lt, sql } from 'drizzle-orm'
 import { type Database, mysqlErrorCode } from '../../db/client.js'
 import { ballotChoices, ballots, choices, polls, users } from '../../db/schema/index.js'
@@ -136,6 +137,22 @@ export async function closePoll (db: Database, pollId: number, userId: number): 
 export async function deletePoll (db: Database, pollId: number, userId: number): Promise<void> {
   await requireOwnedPoll(db, pollId, userId)
   await db.delete(polls).where(eq(polls.id, pollId))
+}
+
+// Returns once the poll's closing time has passed by the database's own clock (the one the
+// ballot insert checks) and every ballot whose transaction began before it has committed, so
+// a read after this sees the final count. The lock on the poll row waits for those ballots,
+// which hold a shared lock on it until they commit.
+export async function settleClose (db: Database, pollId: number): Promise<void> {
+  for (;;) {
+    const [poll] = await db.select({ msLeft: sql<number>`TIMESTAMPDIFF(MICROSECOND, CURRENT_TIMESTAMP(3), ${polls.closesAt}) / 1000`.mapWith(Number) })
+      .from(polls).where(eq(polls.id, pollId))
+    if (!poll || !(poll.msLeft > 0)) break
+    await sleep(Math.ceil(poll.msLeft))
+  }
+  await db.transaction(async (tx) => {
+    await tx.select({ id: polls.id }).from(polls).where(eq(polls.id, pollId)).for('update')
+  })
 }
 
 async function requireOwnedPoll (db: Database, pollId: number, userId: number) {
