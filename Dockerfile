@@ -67,12 +67,17 @@ ENV NODE_OPTIONS=--max-semi-space-size=16
 USER 10001:10001
 ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["node", "dist/app/server.js", "--port", "3000"]
+# The version it was built as (POLLS_VERSION in compose), for `docker inspect`. Last, so that
+# building another version reuses every layer above.
+ARG POLLS_VERSION=latest
+LABEL org.opencontainers.image.version=${POLLS_VERSION}
 
 # --- nginx --------------------------------------------------------------------------------
 FROM ${DEBIAN_IMAGE} AS nginx
-# netcat-openbsd probes the replicas' sockets (see nginx/entrypoint.sh).
+# curl asks each replica's socket for /healthz, with a timeout (see nginx/entrypoint.sh);
+# netcat-openbsd is nginx's own healthcheck, a connect that leaves no line in the access log.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends nginx-light netcat-openbsd tini \
+ && apt-get install -y --no-install-recommends nginx-light curl netcat-openbsd tini \
  && rm -rf /var/lib/apt/lists/* /etc/nginx/sites-enabled /etc/nginx/conf.d/* /var/www/html
 # Runs unprivileged: primary group 10001 is the app's, for the sockets; port 8080 needs no
 # capability. The socket folder matches the app image's, whichever container mounts it first.

@@ -3,13 +3,14 @@ import type { IncomingMessage } from 'node:http'
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyReply, type FastifyRequest, type FastifyServerOptions, LogController } from 'fastify'
 import type { Config } from './config.js'
+import { type LogStream, loggerOptions } from './logging.js'
 import authPlugin from './plugins/auth.js'
-import authLimiterPlugin from './plugins/auth-limiter.js'
 import errorHandlerPlugin from './plugins/error-handler.js'
 import metricsPlugin from './plugins/metrics.js'
 import mysqlPlugin from './plugins/mysql.js'
 import openapiPlugin from './plugins/openapi.js'
 import pollFeedPlugin from './plugins/poll-feed.js'
+import rateLimitsPlugin from './plugins/rate-limits.js'
 import redisPlugin from './plugins/redis.js'
 import securityPlugin from './plugins/security.js'
 import sessionPlugin from './plugins/session.js'
@@ -29,7 +30,7 @@ declare module 'fastify' {
 export interface BuildOptions {
   // Who may set X-Forwarded-*: server.ts passes the proxy rule for how it listens.
   trustProxy?: FastifyServerOptions['trustProxy']
-  logger?: FastifyServerOptions['logger']
+  logStream?: LogStream
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
@@ -51,12 +52,7 @@ class RequestLogsAtDebug extends LogController {
 // Builds the app from a parsed config, without listening: server.ts and the tests share it.
 export async function buildApp (config: Config, options: BuildOptions = {}) {
   const app = Fastify({
-    logger: options.logger ?? {
-      level: config.LOG_LEVEL,
-      // Belt and braces: no serializer below logs headers or bodies, but if one ever does,
-      // credentials still never reach a log line.
-      redact: ['req.headers.cookie', 'req.headers.authorization', 'res.headers["set-cookie"]', '*.password']
-    },
+    logger: loggerOptions(config, options.logStream),
     logController: new RequestLogsAtDebug(),
     trustProxy: options.trustProxy ?? config.TRUST_PROXY,
     bodyLimit: 16 * 1024,
@@ -83,7 +79,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   // comes before the routes, whose schemas it collects as they are added.
   const plugins = [
     errorHandlerPlugin, shutdownPlugin, metricsPlugin, mysqlPlugin, redisPlugin, securityPlugin,
-    sessionPlugin, authPlugin, authLimiterPlugin, pollFeedPlugin, openapiPlugin
+    sessionPlugin, authPlugin, rateLimitsPlugin, pollFeedPlugin, openapiPlugin
   ]
   for (const plugin of plugins) await app.register(plugin)
 

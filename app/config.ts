@@ -20,12 +20,18 @@ export const ConfigSchema = Type.Object({
     description: 'when listening on a port: proxy addresses (proxy-addr syntax) whose X-Forwarded-* headers are believed'
   }),
   SESSION_TTL_SECONDS: Type.Integer({ default: 7 * 24 * 3600, minimum: 60 }),
-  AUTH_RATE_LIMIT_PER_IP: Type.Integer({ default: 30, minimum: 1, description: 'login/register attempts per client IP per window' }),
-  AUTH_RATE_LIMIT_PER_USERNAME: Type.Integer({ default: 10, minimum: 1, description: 'login/register attempts per username per window' }),
+  AUTH_RATE_LIMIT_PER_IP: Type.Integer({ default: 30, minimum: 1, description: 'login/register attempts per client address per window' }),
+  AUTH_RATE_LIMIT_PER_USERNAME: Type.Integer({ default: 10, minimum: 1, description: 'login/register attempts per username from one address per window' }),
+  AUTH_RATE_LIMIT_PER_ACCOUNT: Type.Integer({ default: 100, minimum: 1, description: 'login/register attempts per username from all addresses together per window' }),
   AUTH_RATE_LIMIT_WINDOW_SECONDS: Type.Integer({ default: 60, minimum: 1 }),
+  POLLS_PER_ACCOUNT_PER_HOUR: Type.Integer({ default: 60, minimum: 1, description: 'polls one account may create per hour' }),
   SSE_HEARTBEAT_MS: Type.Integer({ default: 15_000, minimum: 50, maximum: 15_000 }),
+  SSE_STREAMS_PER_CLIENT: Type.Integer({ default: 100, minimum: 1, description: 'event streams one client address may hold open on one instance' }),
+  SSE_STREAMS_PER_REPLICA: Type.Integer({ default: 4000, minimum: 1, description: 'event streams one instance holds open at most' }),
   DATABASE_POOL_SIZE: Type.Integer({ default: 10, minimum: 1, maximum: 200 }),
-  DEPENDENCY_TIMEOUT_MS: Type.Integer({ default: 1000, minimum: 50, maximum: 30_000, description: 'how long a MySQL or Redis call may take before the request fails with 503' })
+  DEPENDENCY_TIMEOUT_MS: Type.Integer({ default: 1000, minimum: 50, maximum: 30_000, description: 'how long a MySQL or Redis call may take before the request fails with 503' }),
+  METRICS_PORT: Type.Optional(Type.Integer({ minimum: 1, maximum: 65_535, description: 'port of a second listener that serves only /metrics (Prometheus text); unset: none' })),
+  METRICS_HOST: Type.String({ default: '127.0.0.1', description: 'address the metrics listener binds to' })
 })
 
 export type Config = Static<typeof ConfigSchema>

@@ -12,8 +12,8 @@ export const unauthorized = (message = 'Log in first') => new HttpError(401, mes
 export const forbidden = (message: string) => new HttpError(403, message)
 export const notFound = (message: string) => new HttpError(404, message)
 export const conflict = (message: string) => new HttpError(409, message)
-export const tooManyRequests = (retryAfterSeconds: number) =>
-  new HttpError(429, `Too many attempts; try again in ${retryAfterSeconds} s`, { 'retry-after': String(retryAfterSeconds) })
+export const tooManyRequests = (retryAfterSeconds: number, what = 'Too many requests') =>
+  new HttpError(429, `${what}; try again in ${retryAfterSeconds} s`, { 'retry-after': String(retryAfterSeconds) })
 
 // A dependency (MySQL or Redis) did not answer: the request fails fast with 503, and the
 // next request tries again, so the service recovers by itself when the dependency returns.

@@ -1,10 +1,12 @@
-// The process: arguments, the socket or port, signals and graceful shutdown. Everything else
-// is built by buildApp, which the tests use too.
+// The process: arguments, the socket or port, the metrics listener, signals and graceful
+// shutdown. Everything else is built by buildApp, which the tests use too.
+import { once } from 'node:events'
 import { chmod, lstat, unlink } from 'node:fs/promises'
+import { createServer } from 'node:http'
 import { connect } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
-import { buildApp } from './app.js'
+import { type App, buildApp } from './app.js'
 import { ConfigError, loadConfig } from './config.js'
 
 type Listen = { socket: string } | { port: number, host: string }
@@ -37,6 +39,28 @@ async function removeStaleSocket (path: string): Promise<void> {
   await unlink(path)
 }
 
+// Prometheus's scrape target: the registry's text at /metrics and nothing else, on a listener
+// of its own, apart from the one the proxy forwards the public to. It stays open through a
+// shutdown (a draining replica is worth watching) and ends with the process.
+async function listenForMetrics (app: App, port: number, host: string): Promise<void> {
+  const { registry } = app.metrics
+  const server = createServer((request, response) => {
+    if (request.method !== 'GET' || new URL(request.url ?? '/', 'http://metrics').pathname !== '/metrics') {
+      response.writeHead(404).end()
+      return
+    }
+    registry.metrics().then(
+      (text) => { response.writeHead(200, { 'content-type': registry.contentType }).end(text) },
+      (error: unknown) => {
+        app.log.error({ err: error }, 'collecting metrics failed')
+        response.writeHead(500).end()
+      })
+  })
+  server.listen(port, host)
+  await once(server, 'listening')
+  app.log.info({ host, port }, 'serving metrics')
+}
+
 async function main (): Promise<void> {
   const listen = parseListen()
   const config = loadConfig()
@@ -46,6 +70,10 @@ async function main (): Promise<void> {
     // addresses in TRUST_PROXY are.
     trustProxy: 'socket' in listen ? (_address: string, hop: number) => hop === 0 : config.TRUST_PROXY
   })
+
+  // Before the API's listener, so a metrics port already taken stops the start before a
+  // socket exists for the proxy to route to.
+  if (config.METRICS_PORT !== undefined) await listenForMetrics(app, config.METRICS_PORT, config.METRICS_HOST)
 
   if ('socket' in listen) {
     await removeStaleSocket(listen.socket)

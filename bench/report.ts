@@ -20,7 +20,8 @@ export interface Report {
   machine: { cpu: string, cores: number, memoryGb: number }
   generator: string
   runs: Run[]
-  cost: { startupSeconds?: number, appImageMb?: number, idleRssMb?: number[], loadedRssMb?: number[], loadedFileBackedMb?: number[], crashRecoverySeconds?: number, killRecoverySeconds?: number }
+  // deploy*: scripts/deploy.sh replacing every replica for a changed setting, under read load.
+  cost: { startupSeconds?: number, appImageMb?: number, idleRssMb?: number[], loadedRssMb?: number[], loadedFileBackedMb?: number[], crashRecoverySeconds?: number, killRecoverySeconds?: number, deploySeconds?: number, deployRequests?: number, deployFailedRequests?: number }
 }
 
 const find = (report: Report, scenario: string, replicas: number) => report.runs.find((r) => r.scenario === scenario && r.replicas === replicas)
@@ -120,6 +121,8 @@ export function renderMarkdown (report: Report): string {
     `- Replica RSS under read load: ${(report.cost.loadedRssMb ?? []).map((mb) => `${fixed(mb)} MB`).join(', ')} (file-backed: ${(report.cost.loadedFileBackedMb ?? []).map((mb) => `${fixed(mb)} MB`).join(', ')})`,
     `- A crashed replica healthy again after: ${fixed(report.cost.crashRecoverySeconds ?? 0)} s`,
     `- A replica killed with \`docker kill\` healthy again after: ${fixed(report.cost.killRecoverySeconds ?? 0)} s`,
+    `- A deploy of a changed setting (\`scripts/deploy.sh\`, every replica replaced) under reads at half their peak rate (each on a new connection): ${fixed(report.cost.deploySeconds ?? 0)} s, ` +
+      `${report.cost.deployFailedRequests ?? 0} of ${report.cost.deployRequests ?? 0} requests failed`,
     ''
   ]
   return lines.join('\n')

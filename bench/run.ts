@@ -26,7 +26,7 @@ const STREAMS = SMOKE ? 100 : 1000
 
 const port = Number(process.env.POLLS_PORT ?? 18090)
 const base = `http://127.0.0.1:${port}`
-const { compose, containers, waitHealthy } = composeProject({
+const { compose, containers, deploy, waitHealthy } = composeProject({
   name: 'polls-bench',
   files: ['docker-compose.yml', 'bench/compose.bench.yml'],
   env: { POLLS_PORT: String(port), POLLS_HOST: '127.0.0.1', BUILD_CA_FILE: process.env.BUILD_CA_FILE ?? process.env.NODE_EXTRA_CA_CERTS ?? '/dev/null' }
@@ -91,12 +91,13 @@ async function wrk (scenarioArgs: string[], durationS = DURATION_S, connections 
   return withMachineCpu(() => wrkRun(scenarioArgs, durationS, connections))
 }
 
+const wrkArgs = (scenarioArgs: string[], durationS: number, connections: number) => ['-t', String(THREADS), '-c', String(connections),
+  '-d', `${durationS}s`, '--timeout', '5s', '-s', 'bench/wrk/scenario.lua', base, '--', ...scenarioArgs]
+const wrkEnv = (connections: number) => ({ ...process.env, WRK_THREADS: String(THREADS), WRK_CONNECTIONS: String(connections) })
+
 async function wrkRun (scenarioArgs: string[], durationS: number, connections: number): Promise<WrkResult & { generatorCores: number }> {
-  const command = ['wrk', '-t', String(THREADS), '-c', String(connections), '-d', `${durationS}s`, '--timeout', '5s',
-    '-s', 'bench/wrk/scenario.lua', base, '--', ...scenarioArgs]
-  const child = spawn('bash', ['-c', 'TIMEFORMAT="cpu %R %U %S"; time "$@"', 'wrk', ...command], {
-    env: { ...process.env, WRK_THREADS: String(THREADS), WRK_CONNECTIONS: String(connections) }
-  })
+  const command = ['wrk', ...wrkArgs(scenarioArgs, durationS, connections)]
+  const child = spawn('bash', ['-c', 'TIMEFORMAT="cpu %R %U %S"; time "$@"', 'wrk', ...command], { env: wrkEnv(connections) })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (chunk) => { stdout += chunk })
@@ -106,6 +107,28 @@ async function wrkRun (scenarioArgs: string[], durationS: number, connections: n
   if (code !== 0 || !json) throw new Error(`wrk failed (${code}): ${stdout}\n${stderr}`)
   const [real, user, system] = /cpu ([\d.]+) ([\d.]+) ([\d.]+)/.exec(stderr)!.slice(1).map(Number) as [number, number, number]
   return { ...JSON.parse(json) as WrkResult, generatorCores: (user + system) / real }
+}
+
+// wrk for as long as `work` takes: started for longer than any work here, then stopped with
+// SIGINT, after which it prints its summary as at the end of a run. Each request goes on a
+// connection of its own: wrk 4.1 counts a read error for every idle kept-alive connection
+// that nginx closes when it reloads (as it does whenever the replicas change), although no
+// request was on it, and a client would simply open another.
+async function wrkDuring<T> (scenarioArgs: string[], work: () => Promise<T>): Promise<{ load: WrkResult, result: T }> {
+  const child = spawn('wrk', ['-H', 'Connection: close', ...wrkArgs(scenarioArgs, 3600, CONNECTIONS)], { env: wrkEnv(CONNECTIONS) })
+  let stdout = ''
+  child.stdout.on('data', (chunk) => { stdout += chunk })
+  const closed = new Promise<number | null>((resolve) => child.on('close', resolve))
+  let result: T
+  try {
+    result = await work()
+  } finally {
+    child.kill('SIGINT')
+  }
+  const code = await closed
+  const json = stdout.split('\n').find((line) => line.startsWith('{'))
+  if (code !== 0 || !json) throw new Error(`wrk failed (${code}): ${stdout}`)
+  return { load: JSON.parse(json) as WrkResult, result }
 }
 
 function toRun (scenario: string, replicas: number, result: WrkResult & { generatorCores: number, machineCores: number }, extra: Partial<Run> = {}): Run {
@@ -245,6 +268,16 @@ async function main (): Promise<void> {
   log('time for a replica killed with `docker kill` to be healthy again (the autorestart service)')
   cost.killRecoverySeconds = await secondsUntilBackHealthy(killed!.ID, async () => { await docker(['kill', killed!.ID]) })
 
+  log('a deploy of a changed setting (scripts/deploy.sh) under reads at half their peak rate, each on a new connection')
+  const deployed = await wrkDuring(['get', readPath, String(Math.round(peak * 0.5))], async () => {
+    const deployStarted = Date.now()
+    await deploy([], { LOG_LEVEL: 'warn' })
+    return (Date.now() - deployStarted) / 1000
+  })
+  cost.deploySeconds = deployed.result
+  cost.deployRequests = deployed.load.requests
+  cost.deployFailedRequests = Object.values(deployed.load.errors).reduce((sum, n) => sum + n, 0)
+
   const report: Report = {
     startedAt: started.toISOString(),
     smoke: SMOKE,
@@ -264,10 +297,12 @@ async function main (): Promise<void> {
   if (!args.has('--keep')) await compose(['down', '--volumes', '--timeout', '20'])
 
   // Times are reported, never judged here; correctness is: every accepted ballot counted,
-  // and no request failed.
+  // and no request failed, during the deploy either.
   const wrong = runs.filter((r) => r.errors > 0 || r.accepted !== r.counted)
+    .map((r) => `${r.scenario} at ${r.replicas} replica(s): ${r.errors} errors, ${r.accepted ?? '-'} accepted, ${r.counted ?? '-'} counted`)
+  if (cost.deployFailedRequests) wrong.push(`deploy: ${cost.deployFailedRequests} of ${cost.deployRequests} requests failed`)
   if (wrong.length > 0) {
-    console.error(`bench: ${wrong.map((r) => `${r.scenario} at ${r.replicas} replica(s): ${r.errors} errors, ${r.accepted ?? '-'} accepted, ${r.counted ?? '-'} counted`).join('; ')}`)
+    console.error(`bench: ${wrong.join('; ')}`)
     process.exit(1)
   }
 }

@@ -1,5 +1,6 @@
 import { drizzle, type MySql2Database } from 'drizzle-orm/mysql2'
 import mysql from 'mysql2/promise'
+import { MysqlLiveness, MysqlUnavailableError } from './liveness.js'
 import * as schema from './schema/index.js'
 
 export type Database = MySql2Database<typeof schema>
@@ -7,76 +8,147 @@ export type Database = MySql2Database<typeof schema>
 export interface DatabaseOptions {
   url: string
   poolSize: number
-  // How long connecting, or any one statement, may take.
+  // How long connecting may take, and how long MySQL may stay silent before it counts as
+  // unavailable (a statement may take longer while MySQL shows it is alive).
   timeoutMs: number
+}
+
+export interface PoolUsage {
+  // Lent out to a statement or a transaction, or being opened for one.
+  inUse: number
+  idle: number
+  // Statements and transactions waiting for a connection: all poolSize are in use.
+  waiting: number
 }
 
 export interface DatabaseClient {
   db: Database
+  poolUsage: () => PoolUsage
   close: () => Promise<void>
 }
 
 // One pool for the life of the process, and the drizzle instance every query goes through.
 export function createDatabase ({ url, poolSize, timeoutMs }: DatabaseOptions): DatabaseClient {
-  const pool = mysql.createPool({
+  const connectionOptions = {
     uri: url,
-    connectionLimit: poolSize,
     connectTimeout: timeoutMs,
     enableKeepAlive: true,
     supportBigNumbers: true,
     timezone: 'Z',
     charset: 'utf8mb4_unicode_ci'
+  }
+  const pool = mysql.createPool({
+    ...connectionOptions,
+    connectionLimit: poolSize,
+    // Bounds the memory a flood of requests can take while every connection is busy; past it
+    // a request gets 503 at once.
+    queueLimit: poolSize * QUEUE_PER_CONNECTION
   })
   // Dates are UTC on both sides, so CURRENT_TIMESTAMP(3) and JavaScript dates agree.
   pool.pool.on('connection', (connection) => {
     connection.query("SET time_zone = '+00:00'")
   })
+
+  // The liveness pings' own connection, outside the pool, so a ping never waits for a busy
+  // pool; made again after any failure.
+  let pingConnection: Promise<mysql.Connection> | null = null
+  const dropPingConnection = () => {
+    pingConnection?.then((connection) => connection.destroy(), () => {})
+    pingConnection = null
+  }
+  const connectForPings = () => {
+    const connecting = mysql.createConnection(connectionOptions).then((connection) => {
+      connection.on('error', () => { if (pingConnection === connecting) dropPingConnection() })
+      return connection
+    })
+    connecting.catch(() => { if (pingConnection === connecting) pingConnection = null })
+    return connecting
+  }
+  const liveness = new MysqlLiveness({
+    ping: async () => {
+      pingConnection ??= connectForPings()
+      await (await pingConnection).query('SELECT 1')
+    },
+    resetPing: dropPingConnection,
+    timeoutMs,
+    busyLimitMs: BUSY_LIMIT_TIMEOUTS * timeoutMs
+  })
+
   return {
-    db: drizzle(withStatementDeadline(pool, timeoutMs), { schema, mode: 'default' }),
-    close: () => pool.end()
+    db: drizzle(watchedBy(liveness, pool), { schema, mode: 'default' }),
+    poolUsage: () => poolUsage(pool),
+    close: async () => {
+      liveness.stop()
+      dropPingConnection()
+      await pool.end()
+    }
   }
 }
 
-// Every statement gets a deadline. A MySQL that accepts connections but stops answering
-// (paused, or cut off by the network) would otherwise hold each request until TCP gives up;
-// with it the request fails and the connection, whose reply may still be on its way, is
-// destroyed rather than reused. drizzle calls query/execute on the pool, or on a connection
-// from getConnection for a transaction, so those are the calls wrapped.
-function withStatementDeadline (pool: mysql.Pool, timeoutMs: number): mysql.Pool {
-  const timed = (statement: unknown) =>
-    typeof statement === 'string' ? { sql: statement, timeout: timeoutMs } : { ...(statement as object), timeout: timeoutMs }
+// Requests that may wait for a connection, per connection of the pool.
+const QUEUE_PER_CONNECTION = 100
+// How many timeouts a statement may take while MySQL is alive but busy.
+const BUSY_LIMIT_TIMEOUTS = 10
 
+// mysql2 keeps these counts in fields it leaves out of its typings, and has no public way to
+// read them; test/operations.test.ts checks what they mean, so an upgrade that renames them
+// fails there first.
+interface PoolInternals {
+  _allConnections: { length: number }
+  _freeConnections: { length: number }
+  _connectionQueue: { length: number }
+}
+
+function poolUsage (pool: mysql.Pool): PoolUsage {
+  const internals = pool.pool as unknown as PoolInternals
+  const idle = internals._freeConnections.length
+  return { inUse: internals._allConnections.length - idle, idle, waiting: internals._connectionQueue.length }
+}
+
+// Every statement, and every wait for a pooled connection, is watched for a MySQL that stopped
+// answering (db/liveness.ts). A connection whose statement was given up on is destroyed, not
+// reused: its reply may still be on its way; any later statement on it (a transaction's
+// ROLLBACK) fails the same way. drizzle calls query/execute on the pool, or on a connection
+// from getConnection for a transaction, so those are the calls wrapped.
+function watchedBy (liveness: MysqlLiveness, pool: mysql.Pool): mysql.Pool {
   const guarded = (connection: mysql.PoolConnection) => {
-    let destroyed = false
-    const run = (method: 'query' | 'execute') => async (statement: unknown, ...rest: unknown[]) => {
-      try {
-        return await (connection[method] as (...args: unknown[]) => Promise<unknown>)(timed(statement), ...rest)
-      } catch (error) {
-        if (mysqlErrorCode(error) === 'PROTOCOL_SEQUENCE_TIMEOUT') {
-          destroyed = true
-          connection.destroy()
-        }
-        throw error
-      }
+    let givenUp: Error | null = null
+    const run = (method: 'query' | 'execute') => async (...args: unknown[]) => {
+      if (givenUp) throw givenUp
+      return liveness.watch(() => (connection[method] as (...args: unknown[]) => Promise<unknown>)(...args), () => {
+        givenUp = new MysqlUnavailableError('MYSQL_NO_ANSWER', 'mysql: the connection was given up on')
+        connection.destroy()
+      })
     }
     return new Proxy(connection, {
       get (target, property) {
         if (property === 'query' || property === 'execute') return run(property)
-        if (property === 'release') return () => { if (!destroyed) target.release() }
+        if (property === 'release') return () => { if (!givenUp) target.release() }
         const value = Reflect.get(target, property, target) as unknown
         return typeof value === 'function' ? value.bind(target) : value
       }
     })
   }
 
+  const acquire = async () => {
+    try {
+      return guarded(await liveness.watch(() => pool.getConnection(), (settled) => {
+        settled.then((connection) => connection.destroy(), () => {})
+      }))
+    } catch (error) {
+      if ((error as Error).message === 'Queue limit reached.') throw new MysqlUnavailableError('MYSQL_BUSY', 'mysql: every connection is busy and the queue is full', { cause: error })
+      throw error
+    }
+  }
+
   return new Proxy(pool, {
     get (target, property) {
-      if (property === 'getConnection') return async () => guarded(await target.getConnection())
+      if (property === 'getConnection') return acquire
       if (property === 'query' || property === 'execute') {
-        return async (statement: unknown, ...rest: unknown[]) => {
-          const connection = guarded(await target.getConnection())
+        return async (...args: unknown[]) => {
+          const connection = await acquire()
           try {
-            return await (connection[property] as (...args: unknown[]) => Promise<unknown>)(statement, ...rest)
+            return await (connection[property] as (...args: unknown[]) => Promise<unknown>)(...args)
           } finally {
             connection.release()
           }
@@ -88,10 +160,13 @@ function withStatementDeadline (pool: mysql.Pool, timeoutMs: number): mysql.Pool
   })
 }
 
-const CONNECTION_FAILURE_CODES = new Set([
+// MySQL unreachable, silent or overloaded, rather than refusing a statement: worth a 503 and
+// a retry, never a 500. A deadlock that persists through the retries is load too.
+const UNAVAILABLE_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'EPIPE',
   'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'ER_CON_COUNT_ERROR', 'ER_SERVER_SHUTDOWN',
-  'ER_QUERY_INTERRUPTED', 'ER_CLIENT_INTERACTION_TIMEOUT', 'POOL_CLOSED'
+  'ER_QUERY_INTERRUPTED', 'ER_CLIENT_INTERACTION_TIMEOUT', 'POOL_CLOSED', 'MYSQL_NO_ANSWER', 'MYSQL_BUSY',
+  'ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT'
 ])
 
 // mysql2 errors arrive wrapped by drizzle (DrizzleQueryError.cause); walk the chain.
@@ -102,8 +177,12 @@ export function mysqlErrorCode (error: unknown): string | undefined {
   return undefined
 }
 
-// True when MySQL could not be reached or did not answer, as opposed to refusing a statement.
+// True when MySQL could not be reached, did not answer or was overloaded, as opposed to
+// refusing a statement. mysql2 marks every error of a broken connection as fatal, coded or not
+// ("Can't add new command when connection is in closed state").
 export function isMysqlUnavailable (error: unknown): boolean {
-  const code = mysqlErrorCode(error)
-  return code !== undefined && CONNECTION_FAILURE_CODES.has(code)
+  for (let e = error as { code?: unknown, fatal?: unknown, cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (e.fatal === true || (typeof e.code === 'string' && UNAVAILABLE_CODES.has(e.code))) return true
+  }
+  return false
 }

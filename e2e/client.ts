@@ -16,10 +16,14 @@ export interface Reply {
 }
 
 // Every e2e request goes to nginx's published port and carries its own X-Request-Id, so the
-// test can find it in nginx's log and see which replica served it.
-export async function call (method: string, path: string, options: { cookie?: string, body?: unknown, requestId?: string } = {}): Promise<Reply> {
+// test can find it in nginx's log and see which replica served it. `newConnection` sends it on
+// a connection of its own, closed after the answer, instead of a kept-alive one.
+export interface CallOptions { cookie?: string, body?: unknown, requestId?: string, newConnection?: boolean }
+
+export async function call (method: string, path: string, options: CallOptions = {}): Promise<Reply> {
   const headers: Record<string, string> = { 'x-request-id': options.requestId ?? `e2e-${randomBytes(8).toString('hex')}` }
   if (options.cookie) headers.cookie = options.cookie
+  if (options.newConnection) headers.connection = 'close'
   if (options.body !== undefined) headers['content-type'] = 'application/json'
   const response = await fetch(`${baseUrl()}${path}`, {
     method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body), signal: AbortSignal.timeout(15_000)
@@ -30,19 +34,23 @@ export async function call (method: string, path: string, options: { cookie?: st
   return { status: response.status, body, headers: response.headers }
 }
 
-// Like a browser, sends a GET again once when the kept-alive connection it reused was closed
-// before any answer: nginx closes idle connections when it reloads for a new set of
-// replicas, and HTTP lets clients retry idempotent requests in exactly that case.
-export async function getRetryingOnce (path: string, requestId?: string): Promise<Reply> {
-  const send = () => call('GET', path, requestId ? { requestId } : {})
+// Sends a request again once when its connection was closed before any answer: nginx closes
+// idle connections, and ones it has just accepted, when it reloads for a new set of replicas.
+// HTTP lets clients retry idempotent requests in exactly that case, as browsers do; the
+// API's writes a client may resend this way say so (a ballot sent twice counts once: the
+// second gets 409).
+export async function callRetryingOnce (method: string, path: string, options: CallOptions = {}, onResend = () => {}): Promise<Reply> {
   try {
-    return await send()
+    return await call(method, path, options)
   } catch (error) {
     const reason = String(((error as Error).cause as Error | undefined)?.message ?? '')
     if (!/other side closed|ECONNRESET/.test(reason)) throw error
-    return send()
+    onResend()
+    return call(method, path, options)
   }
 }
+
+export const getRetryingOnce = (path: string, requestId?: string) => callRetryingOnce('GET', path, requestId ? { requestId } : {})
 
 export async function newUser (prefix = 'e2e'): Promise<Client> {
   const username = `${prefix}_${randomBytes(5).toString('hex')}`

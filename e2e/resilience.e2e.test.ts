@@ -1,49 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, describe, expect, inject, it, vi } from 'vitest'
 import { docker, inspect, runningHealthySince } from '../support/docker.js'
-import { call, getRetryingOnce, newPoll, newUser } from './client.js'
+import { call, newPoll, newUser } from './client.js'
 import { containerOf, containers, liveReplicaSockets, logsOf, stack, upstreamsOf, waitForHealthyReplicas } from './stack.js'
-
-// A client that keeps reading one poll, one request after another, until stopped: what a
-// user would see during an operation on the stack. Bounded in time and count.
-function steadyReader (pollId: string) {
-  // A status code per request, or the error for one that got no answer.
-  const statuses: Array<number | string> = []
-  const stopped = new AbortController()
-  const done = (async () => {
-    const deadline = Date.now() + 120_000
-    while (!stopped.signal.aborted && Date.now() < deadline && statuses.length < 20_000) {
-      const reply = await getRetryingOnce(`/api/polls/${pollId}`).catch((error: Error) => ({ status: `${error.message} ${String((error.cause as Error | undefined)?.message ?? '')}` }))
-      statuses.push(reply.status)
-      await sleep(20)
-    }
-  })()
-  return { statuses, stop: async () => { stopped.abort(); await done } }
-}
-
-// Runs an operation on the stack while a steady reader reads: every read must be answered.
-async function expectEveryReadAnsweredDuring (pollId: string, operation: () => Promise<void>): Promise<void> {
-  const reader = steadyReader(pollId)
-  try {
-    await operation()
-  } finally {
-    await reader.stop()
-  }
-  expect(reader.statuses.length).toBeGreaterThan(50)
-  expect(reader.statuses.filter((status) => status !== 200)).toEqual([])
-}
-
-// nginx routes to exactly the live replicas: a burst of requests sent within 5 s of the
-// replicas being up is served by all of them and by nothing else. The bound is 10 s because
-// a burst and the wait for nginx's log take a few seconds themselves.
-async function expectRoutedToLiveReplicas (): Promise<void> {
-  const live = await liveReplicaSockets()
-  await vi.waitFor(async () => {
-    const ids = Array.from({ length: live.length * 6 }, (_, i) => `e2e-route-${Date.now()}-${i}`)
-    for (const requestId of ids) await getRetryingOnce('/api/polls?limit=1', requestId)
-    expect([...new Set(await upstreamsOf(ids))].sort(), 'the replicas that served a burst').toEqual(live)
-  }, { timeout: 10_000, interval: 250 })
-}
+import { expectEveryReadAnsweredDuring, expectRoutedToLiveReplicas, steadyReader } from './under-load.js'
 
 async function expectBackHealthyWithin30s (containerId: string, since: number, what: string): Promise<void> {
   await expect.poll(() => runningHealthySince(containerId, since), { timeout: 30_000, interval: 250, message: `${what} is back and healthy within 30 s` }).toBe(true)

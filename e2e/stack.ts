@@ -5,7 +5,14 @@ const project = composeProject(inject('stackProject'))
 
 // `docker compose` on the e2e stack; `env` adds to the environment the stack was started with.
 export const stack = (args: string[], env: Record<string, string> = {}) => project.compose(args, env)
+// scripts/deploy.sh on the e2e stack, in the same way.
+export const deploy = (args: string[], env: Record<string, string> = {}) => project.deploy(args, env)
 export const containers = project.containers
+
+// One value that a query gives, read in the mysql container as MySQL's root user.
+export async function mysqlValue (sql: string): Promise<string> {
+  return (await stack(['exec', '-T', 'mysql', 'sh', '-c', `MYSQL_PWD="$(cat /run/secrets/polls/root_password)" mysql -uroot -N -e "${sql}" polls`])).trim()
+}
 
 export async function containerOf (service: string): Promise<ComposeContainer> {
   const [container] = await containers(service)

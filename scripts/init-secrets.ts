@@ -13,12 +13,15 @@
 // `init-secrets --check DIR` runs where one consumer's folder is mounted (the secrets-check
 // service): it fails, with a message saying why, when DIR holds the whole volume instead.
 // Engines before Docker 26 accept compose's `volume.subpath` and silently mount the whole
-// volume, which would show every service every secret.
+// volume, which would show every service every secret. `--check DIR MYSQL_DATA_DIR` also fails
+// when DIR's passwords are not the ones the MySQL data volume was initialised with (see
+// credentials-fingerprint.ts).
 import { randomBytes } from 'node:crypto'
 import { access, chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Type } from 'typebox'
 import { ConfigError, loadConfig } from '../app/config.js'
+import { checkCredentialsFingerprint } from './credentials-fingerprint.js'
 
 const SuppliedSchema = Type.Object({
   MYSQL_ROOT_PASSWORD: Type.Optional(Type.String({ minLength: 12 })),
@@ -56,7 +59,12 @@ async function checkOneFolderMounted (dir: string): Promise<void> {
 }
 
 async function main (): Promise<void> {
-  if (process.argv[2] === '--check') return checkOneFolderMounted(process.argv[3] ?? '/run/secrets/polls')
+  if (process.argv[2] === '--check') {
+    const [dir = '/run/secrets/polls', mysqlDataDir] = process.argv.slice(3)
+    await checkOneFolderMounted(dir)
+    if (mysqlDataDir !== undefined) console.log(await checkCredentialsFingerprint(dir, mysqlDataDir))
+    return
+  }
   const root = process.argv[2] ?? '/run/polls-secrets'
   const env = loadConfig(process.env, SuppliedSchema)
   for (const dir of CONSUMERS) {

@@ -35,15 +35,23 @@ export interface ComposeProjectOptions {
 
 export interface ComposeProject {
   compose: (args: string[], env?: Record<string, string>) => Promise<string>
+  // scripts/deploy.sh on this project; its output, or a rejection carrying code and stderr.
+  deploy: (args: string[], env?: Record<string, string>) => Promise<string>
   containers: (service?: string) => Promise<ComposeContainer[]>
   waitHealthy: (replicasOf: Record<string, number>, timeoutMs: number) => Promise<void>
 }
 
 export function composeProject ({ name, files, env = {} }: ComposeProjectOptions): ComposeProject {
+  const projectOptions = ['-p', name, ...files.flatMap((file) => ['-f', file])]
   const compose = async (args: string[], extraEnv: Record<string, string> = {}) => {
-    const { stdout } = await run('docker', ['compose', '-p', name, ...files.flatMap((file) => ['-f', file]), ...args], {
+    const { stdout } = await run('docker', ['compose', ...projectOptions, ...args], {
       env: { ...process.env, ...env, ...extraEnv }
     })
+    return stdout
+  }
+
+  const deploy = async (args: string[], extraEnv: Record<string, string> = {}) => {
+    const { stdout } = await run('bash', ['scripts/deploy.sh', ...projectOptions, ...args], { env: { ...process.env, ...env, ...extraEnv } })
     return stdout
   }
 
@@ -63,5 +71,5 @@ export function composeProject ({ name, files, env = {} }: ComposeProjectOptions
     throw new Error(`${name}: not ${JSON.stringify(replicasOf)} healthy within ${timeoutMs} ms; containers: ${states.join(', ')}`)
   }
 
-  return { compose, containers, waitHealthy }
+  return { compose, deploy, containers, waitHealthy }
 }

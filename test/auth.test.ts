@@ -194,8 +194,8 @@ describe('rate limits on login and register, shared through Redis', () => {
     }
   })
 
-  it('limits attempts per username whatever the address', async () => {
-    const limited = await build({ AUTH_RATE_LIMIT_PER_IP: '1000', AUTH_RATE_LIMIT_PER_USERNAME: '2' })
+  it('limits attempts per username from all addresses together, against guessing from many', async () => {
+    const limited = await build({ AUTH_RATE_LIMIT_PER_IP: '1000', AUTH_RATE_LIMIT_PER_USERNAME: '1000', AUTH_RATE_LIMIT_PER_ACCOUNT: '2' })
     try {
       const username = uniqueName('target')
       const statuses = []
@@ -204,6 +204,49 @@ describe('rate limits on login and register, shared through Redis', () => {
         statuses.push(response.statusCode)
       }
       expect(statuses).toEqual([401, 401, 429])
+    } finally {
+      await limited.close()
+    }
+  })
+
+  it('never lets one client lock a user out: 40 wrong guesses from A, then the right password from B logs in', async () => {
+    // The defaults: 30 per address, 10 per username from one address, 100 per username.
+    const limited = await build({
+      AUTH_RATE_LIMIT_PER_IP: '30', AUTH_RATE_LIMIT_PER_USERNAME: '10', AUTH_RATE_LIMIT_PER_ACCOUNT: '100'
+    })
+    try {
+      const victim = await registerAndLogin(app, 'victim')
+      const login = (address: string, password: string) => limited.inject({
+        method: 'POST', url: '/api/auth/login', remoteAddress: address, payload: { username: victim.username, password }
+      })
+      const attacker = `10.66.${Math.floor(Math.random() * 250)}.1`
+      const statuses: number[] = []
+      for (let i = 0; i < 40; i++) statuses.push((await login(attacker, 'not the password')).statusCode)
+      expect(statuses.slice(0, 10)).toEqual(Array(10).fill(401))
+      expect(statuses.slice(10)).toEqual(Array(30).fill(429))
+      expect((await login(`10.67.${Math.floor(Math.random() * 250)}.2`, victim.password)).statusCode).toBe(200)
+    } finally {
+      await limited.close()
+    }
+  })
+})
+
+describe('limits on creating polls', () => {
+  it('lets an account create POLLS_PER_ACCOUNT_PER_HOUR polls an hour, then 429 with Retry-After, other accounts unaffected', async () => {
+    const limited = await build({ POLLS_PER_ACCOUNT_PER_HOUR: '3' })
+    try {
+      const [prolific, other] = [await registerAndLogin(limited, 'prolific'), await registerAndLogin(limited, 'other')]
+      const create = (user: { cookie: string }) => limited.inject({
+        method: 'POST', url: '/api/polls', headers: { cookie: user.cookie }, payload: { question: 'One more?', choices: ['yes', 'no'] }
+      })
+      const statuses = []
+      for (let i = 0; i < 4; i++) statuses.push((await create(prolific)).statusCode)
+      expect(statuses).toEqual([201, 201, 201, 429])
+      const refused = await create(prolific)
+      expect(refused.json()).toMatchObject({ statusCode: 429, message: expect.stringMatching(/Too many new polls/) })
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0)
+      expect(Number(refused.headers['retry-after'])).toBeLessThanOrEqual(3600)
+      expect((await create(other)).statusCode).toBe(201)
     } finally {
       await limited.close()
     }

@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 
 // Every program that the tests, the bench or the scripts run must be there on a brand-new
@@ -115,6 +115,14 @@ function shellCommands (source: string): Set<string> {
   return used
 }
 
+// A script's text followed by that of the files it sources from beside it
+// (`. "$(dirname "$0")/lib/x.sh"`), whose functions and checks are the script's too.
+function withSourcedFiles (path: string): string {
+  const source = text(path)
+  const sourced = [...source.matchAll(/^\s*(?:\.|source) "\$\(dirname "\$0"\)\/([\w/.-]+)"/gm)].map((match) => join(dirname(path), match[1]!))
+  return [source, ...sourced.map(text)].join('\n')
+}
+
 // Commands a shell script checks for itself: `command -v NAME`, or a `for` loop over names
 // whose body runs `command -v`.
 function shellChecks (source: string): Set<string> {
@@ -156,7 +164,7 @@ describe('commands the tests, the bench and the scripts run', () => {
 
   it('are installed by .ci/run, or checked for by the shell script that runs them', () => {
     const unannounced = SHELL_SCRIPTS.flatMap((path) => {
-      const source = text(path)
+      const source = withSourcedFiles(path)
       const checked = shellChecks(source)
       return [...shellCommands(source)].filter((name) => !provided(name) && !checked.has(name)).map((name) => `${path}: ${name}`)
     })

@@ -16,6 +16,7 @@ describe('configuration', () => {
     expect(config.SHUTDOWN_TIMEOUT_MS).toBe(2500)
     expect(config.SOCKET_MODE).toBe('660')
     expect(config.LOG_LEVEL).toBe('info')
+    expect(config.METRICS_PORT).toBeUndefined()
   })
 
   it('names every missing variable', () => {
@@ -28,7 +29,8 @@ describe('configuration', () => {
     ['SESSION_SECRET', 'too-short'],
     ['SOCKET_MODE', '999'],
     ['LOG_LEVEL', 'loud'],
-    ['SHUTDOWN_TIMEOUT_MS', 'ten seconds']
+    ['SHUTDOWN_TIMEOUT_MS', 'ten seconds'],
+    ['METRICS_PORT', '70000']
   ])('refuses a bad %s and names it', (name, value) => {
     expect(() => loadConfig({ ...valid, [name]: value })).toThrow(ConfigError)
     expect(() => loadConfig({ ...valid, [name]: value })).toThrow(new RegExp(`${name}:`))

@@ -18,6 +18,8 @@ export function testEnv (overrides: Record<string, string> = {}): Record<string,
     LOG_LEVEL: 'silent',
     AUTH_RATE_LIMIT_PER_IP: '100000',
     AUTH_RATE_LIMIT_PER_USERNAME: '1000',
+    AUTH_RATE_LIMIT_PER_ACCOUNT: '100000',
+    POLLS_PER_ACCOUNT_PER_HOUR: '100000',
     ...overrides
   }
 }

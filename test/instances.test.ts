@@ -15,7 +15,12 @@ beforeAll(async () => {
   urlA = await a.listen({ port: 0, host: '127.0.0.1' })
   urlB = await b.listen({ port: 0, host: '127.0.0.1' })
 })
-afterAll(async () => { await Promise.all([a.close(), b.close()]) })
+afterAll(async () => {
+  // The tests' aborted streams leave Node's fetch holding spare connections that never send a
+  // request; closing would wait for them until the servers' headers timeout.
+  for (const instance of [a, b]) instance.server.closeAllConnections()
+  await Promise.all([a.close(), b.close()])
+})
 
 const post = (base: string, path: string, cookie: string, body: unknown) => fetch(`${base}${path}`, {
   method: 'POST', headers: { cookie, 'content-type': 'application/json' }, body: JSON.stringify(body)
@@ -175,6 +180,41 @@ describe('several instances', () => {
       for (const stream of streams) expect((await stream.next('closed', 5000)).data.isOpen).toBe(false)
     } finally {
       for (const stream of streams) stream.close()
+    }
+  })
+
+  it('caps event streams per client address and per instance: 429 with Retry-After past a cap, room again once one closes', async () => {
+    const capped = await build({ SSE_STREAMS_PER_CLIENT: '3', SSE_STREAMS_PER_REPLICA: '5' })
+    const streams: Array<Awaited<ReturnType<typeof openEventStream>>> = []
+    try {
+      const url = await capped.listen({ port: 0, host: '127.0.0.1' })
+      const owner = await registerAndLogin(capped, 'capowner')
+      const poll = await createPoll(capped, owner)
+      // The instance believes X-Forwarded-For from 127.0.0.1 (TRUST_PROXY), as from nginx.
+      const open = async (client: string) => {
+        const stream = await openEventStream(`${url}/api/polls/${poll.id}/events`, { 'x-forwarded-for': client })
+        streams.push(stream)
+        return stream
+      }
+      for (let i = 0; i < 3; i++) expect((await open('198.51.100.1')).status).toBe(200)
+      const refused = await fetch(`${url}/api/polls/${poll.id}/events`, { headers: { 'x-forwarded-for': '198.51.100.1' } })
+      expect(refused.status).toBe(429)
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0)
+      expect(await refused.json()).toMatchObject({ statusCode: 429, message: expect.stringMatching(/from your address/) })
+      // Another client still gets in, until the instance holds five.
+      for (let i = 0; i < 2; i++) expect((await open('198.51.100.2')).status).toBe(200)
+      const full = await fetch(`${url}/api/polls/${poll.id}/events`, { headers: { 'x-forwarded-for': '198.51.100.3' } })
+      expect(await full.json()).toMatchObject({ statusCode: 429, message: expect.stringMatching(/on this server/) })
+      // A closed stream frees its place.
+      streams[0]!.close()
+      await expect.poll(async () => {
+        const again = await open('198.51.100.1')
+        return again.status
+      }).toBe(200)
+    } finally {
+      for (const stream of streams) stream.close()
+      capped.server.closeAllConnections()
+      await capped.close()
     }
   })
 

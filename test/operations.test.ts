@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream'
+import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { App } from '../app/app.js'
 import { buildApp } from '../app/app.js'
@@ -23,16 +24,52 @@ describe('health', () => {
 })
 
 describe('metrics', () => {
-  it('exposes request latency, accepted votes and open event streams in Prometheus text', async () => {
+  // server.ts serves this text on METRICS_PORT (test/server.test.ts); the API has no route for it.
+  const scrape = (instance: App = app) => instance.metrics.registry.metrics()
+
+  it('exposes request latency, accepted votes and open event streams in Prometheus text, and no /metrics route', async () => {
     const owner = await registerAndLogin(app, 'metrics')
     const poll = await createPoll(app, owner)
     await app.inject({ method: 'POST', url: `/api/polls/${poll.id}/votes`, headers: { cookie: owner.cookie }, payload: { choiceIds: [poll.choices[0]!.id] } })
-    const response = await app.inject({ method: 'GET', url: '/metrics' })
-    expect(response.statusCode).toBe(200)
-    expect(response.headers['content-type']).toMatch(/^text\/plain/)
-    expect(response.body).toMatch(/http_request_duration_seconds_bucket\{le="0.005",method="POST",route="\/api\/polls\/:id\/votes",status_code="201"\} \d+/)
-    expect(response.body).toMatch(/^polls_votes_accepted_total 1$/m)
-    expect(response.body).toMatch(/^polls_event_streams_open 0$/m)
+    const text = await scrape()
+    expect(text).toMatch(/http_request_duration_seconds_bucket\{le="0.005",method="POST",route="\/api\/polls\/:id\/votes",status_code="201"\} \d+/)
+    expect(text).toMatch(/^polls_votes_accepted_total 1$/m)
+    expect(text).toMatch(/^polls_event_streams_open 0$/m)
+    expect((await app.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(404)
+  })
+
+  it('reports the MySQL pool: connections in use and idle, and what waits for one', async () => {
+    const small = await build({ DATABASE_POOL_SIZE: '1' })
+    let release = () => {}
+    try {
+      const pool = async () => {
+        const samples = new Map((await scrape(small)).split('\n').filter((line) => line && !line.startsWith('#')).map((line) => {
+          const space = line.lastIndexOf(' ')
+          return [line.slice(0, space), Number(line.slice(space + 1))]
+        }))
+        return {
+          inUse: samples.get('polls_mysql_pool_connections{state="in_use"}'),
+          idle: samples.get('polls_mysql_pool_connections{state="idle"}'),
+          waiting: samples.get('polls_mysql_pool_waiting'),
+          max: samples.get('polls_mysql_pool_max_connections')
+        }
+      }
+      // A transaction holds the one connection until released; a query then has to wait.
+      const held = new Promise<void>((resolve) => { release = resolve })
+      const transaction = small.db.transaction(async (tx) => {
+        await tx.execute(sql`SELECT 1`)
+        await held
+      })
+      await expect.poll(pool).toEqual({ inUse: 1, idle: 0, waiting: 0, max: 1 })
+      const query = small.db.execute(sql`SELECT 1`)
+      await expect.poll(pool).toEqual({ inUse: 1, idle: 0, waiting: 1, max: 1 })
+      release()
+      await Promise.all([transaction, query])
+      await expect.poll(pool).toEqual({ inUse: 0, idle: 1, waiting: 0, max: 1 })
+    } finally {
+      release()
+      await small.close()
+    }
   })
 })
 
@@ -74,7 +111,7 @@ describe('request ids and logs', () => {
     const lines: string[] = []
     const sink = new Writable({ write (chunk, _encoding, done) { lines.push(...String(chunk).split('\n').filter(Boolean)); done() } })
     let sessionId = ''
-    const logged = await buildApp(testConfig({ LOG_LEVEL: 'trace' }), { logger: { level: 'trace', stream: sink } })
+    const logged = await buildApp(testConfig({ LOG_LEVEL: 'trace' }), { logStream: sink })
     try {
       const username = uniqueName('logs')
       const password = 'a-very-secret-password'

@@ -1,7 +1,9 @@
 import type { LightMyRequestResponse } from 'fastify'
+import { setTimeout as sleep } from 'node:timers/promises'
+import mysql from 'mysql2/promise'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import type { App } from '../app/app.js'
-import { build, createPoll, registerAndLogin, type TestUser } from './helpers.js'
+import { build, createPoll, registerAndLogin, type TestUser, withRoot } from './helpers.js'
 import { hostAndPort, SocketProxy } from './socket-proxy.js'
 
 // MySQL and Redis reached through proxies the test can cut: requests that need a missing
@@ -115,5 +117,52 @@ describe('dependency outages', () => {
       await redisProxy.restore()
     }
     await expectRecoveredWithin20s(me, 'session lookups after a Redis stall')
+  })
+
+  it('MySQL stalled: 100 requests at once on one instance all get 503 within twice DEPENDENCY_TIMEOUT_MS', async () => {
+    // An instance and proxy of its own, with a 2 s timeout: the 4 s bound leaves a busy
+    // machine room, yet waiting in turn for the 10 pooled connections would take 20 s.
+    const proxy = await new SocketProxy(hostAndPort(inject('databaseUrl'))).start()
+    const databaseUrl = new URL(inject('databaseUrl'))
+    databaseUrl.host = `127.0.0.1:${proxy.port}`
+    const instance = await build({ DATABASE_URL: databaseUrl.toString(), DEPENDENCY_TIMEOUT_MS: '2000' })
+    try {
+      expect((await instance.inject({ method: 'GET', url: '/api/polls?limit=5' })).statusCode).toBe(200)
+      proxy.stall()
+      const started = Date.now()
+      const answers = await Promise.all(Array.from({ length: 100 }, async () => {
+        const response = await instance.inject({ method: 'GET', url: '/api/polls?limit=5' })
+        return { status: response.statusCode, ms: Date.now() - started }
+      }))
+      expect(answers.map((answer) => answer.status)).toEqual(Array(100).fill(503))
+      expect(Math.max(...answers.map((answer) => answer.ms))).toBeLessThan(4000)
+    } finally {
+      await proxy.restore()
+      await instance.close()
+      await proxy.stop()
+    }
+  })
+
+  it('MySQL slow but answering (ballots waiting seconds for a row lock): every vote 201 and counted, no 503', async () => {
+    const poll = await createPoll(app, user)
+    const voters = await Promise.all(Array.from({ length: 30 }, () => registerAndLogin(app, 'slowv')))
+    // Holds the choices' rows for 2.5 timeouts, as a burst of ballots on one poll does under
+    // load: every ballot's counter update waits for it.
+    const blocker = await mysql.createConnection(inject('rootUrl'))
+    try {
+      await blocker.beginTransaction()
+      await blocker.query('SELECT id FROM choices WHERE poll_id = ? FOR UPDATE', [poll.id])
+      const ballots = Promise.all(voters.map((voter) => app.inject({
+        method: 'POST', url: `/api/polls/${poll.id}/votes`, headers: { cookie: voter.cookie }, payload: { choiceIds: [poll.choices[0]!.id] }
+      })))
+      await sleep(2500)
+      await blocker.commit()
+      expect((await ballots).map((response) => response.statusCode)).toEqual(Array(30).fill(201))
+    } finally {
+      await blocker.end()
+    }
+    const [rows] = await withRoot((connection) => connection.query('SELECT COUNT(*) AS n FROM ballots WHERE poll_id = ?', [poll.id]))
+    expect(Number((rows as Array<{ n: number }>)[0]!.n)).toBe(30)
+    expect((await app.inject({ method: 'GET', url: `/api/polls/${poll.id}` })).json().totalVotes).toBe(30)
   })
 })

@@ -167,6 +167,30 @@ describe('the server process', () => {
     expect(await server.exited, server.output()).toBe(0)
   })
 
+  it('serves /metrics on METRICS_PORT only, and will not start when that port is taken', async () => {
+    const socketPath = join(mkdtempSync(join(tmpdir(), 'polls-sock-')), 'app.sock')
+    const metricsPort = 20000 + Math.floor(Math.random() * 20000)
+    const server = start(['--socket', socketPath], testEnv({ METRICS_PORT: String(metricsPort) }))
+    await waitUntilServing(server, { socketPath })
+    expect((await get({ socketPath }, '/api/polls?limit=1')).status).toBe(200)
+    const scraped = await get({ port: metricsPort }, '/metrics')
+    expect(scraped.status).toBe(200)
+    expect(scraped.body).toMatch(/^http_request_duration_seconds_count\{method="GET",route="\/api\/polls",status_code="200"\} 1$/m)
+    expect(scraped.body).toMatch(/^polls_mysql_pool_connections\{state="idle"\} 1$/m)
+    expect((await get({ port: metricsPort }, '/healthz')).status).toBe(404)
+    expect((await get({ socketPath }, '/metrics')).status).toBe(404)
+
+    // Stopped before it makes a socket the proxy would route to.
+    const otherSocket = join(mkdtempSync(join(tmpdir(), 'polls-sock-')), 'app.sock')
+    const clash = start(['--socket', otherSocket], testEnv({ METRICS_PORT: String(metricsPort) }))
+    expect(await clash.exited).toBe(1)
+    expect(clash.output()).toMatch(/EADDRINUSE/)
+    expect(existsSync(otherSocket)).toBe(false)
+
+    server.child.kill('SIGTERM')
+    expect(await server.exited, server.output()).toBe(0)
+  })
+
   it('over a unix socket takes the client address from the proxy\'s X-Forwarded-For', async () => {
     const socketPath = join(mkdtempSync(join(tmpdir(), 'polls-sock-')), 'app.sock')
     const server = start(['--socket', socketPath], testEnv({ AUTH_RATE_LIMIT_PER_IP: '2' }))

@@ -14,7 +14,8 @@ declare module 'fastify' {
 }
 
 // A registry per app instance (not prom-client's global one), so several instances in one
-// process, as in the tests, keep separate counts.
+// process, as in the tests, keep separate counts. No route serves it: server.ts does, on a
+// listener of its own (METRICS_PORT), so the API's listener never shows it to the public.
 export default fp(async (app) => {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
@@ -39,10 +40,5 @@ export default fp(async (app) => {
       route: request.routeOptions.url ?? 'unmatched',
       status_code: reply.statusCode
     }, reply.elapsedTime / 1000)
-  })
-
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
-    reply.header('content-type', registry.contentType)
-    return registry.metrics()
   })
 }, { name: 'metrics' })

@@ -7,14 +7,14 @@ const toResponse = (user: User) => ({ id: String(user.id), username: user.userna
 const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/register', { schema: registerSchema }, async (request, reply) => {
     const { username, password } = request.body
-    await app.authLimiter.countAttempt(request.ip, username)
+    await app.rateLimits.countLoginAttempt(request.ip, username)
     const user = await registerUser(app.db, username, password)
     return reply.status(201).send(toResponse(user))
   })
 
   app.post('/login', { schema: loginSchema }, async (request) => {
     const { username, password } = request.body
-    await app.authLimiter.countAttempt(request.ip, username)
+    await app.rateLimits.countLoginAttempt(request.ip, username)
     const user = await authenticate(app.db, username, password)
     // A new id at login, so an id planted before login (session fixation) is worth nothing.
     await request.session.regenerate()

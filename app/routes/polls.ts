@@ -19,6 +19,7 @@ const pollRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/', { schema: createSchema, onRequest: app.requireUser }, async (request, reply) => {
     const owner = request.user!
+    await app.rateLimits.countPollCreated(owner.id)
     const pollId = await createPoll(app.db, owner.id, request.body)
     const snapshot = await app.pollFeed.requireSnapshot(pollId)
     return reply.status(201).send(detailFor(snapshot, owner.id, []))

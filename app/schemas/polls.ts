@@ -78,7 +78,7 @@ export const createSchema = {
   tags: ['polls'],
   security: signedIn,
   body: CreatePollBody,
-  response: { 201: PollDetail, ...errors(400, 401, 403, 413, 415, 503) }
+  response: { 201: PollDetail, ...errors(400, 401, 403, 413, 415, 429, 503) }
 }
 
 export const getSchema = {
@@ -106,5 +106,5 @@ export const eventsSchema = {
   tags: ['polls'],
   description: 'text/event-stream: a `tally` event with the current Tally at once and after every vote (not per vote while the poll hides its counts from the caller), a `closed` event with the final Tally when the poll closes, `deleted`, heartbeat comments',
   params: IdParams,
-  response: { ...errors(400, 404, 503) }
+  response: { ...errors(400, 404, 429, 503) }
 }

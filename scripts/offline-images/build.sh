@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Builds local stand-ins for the official mysql:8.4, redis:7.4 and node:24-bookworm-slim images
-# from Debian bookworm packages (and Node.js from the npm registry), because this machine reaches
-# no container registry (only Debian's mirror and npm).
+# Builds local stand-ins for the official mysql:8.4, redis:7.4, node:24-bookworm-slim and
+# prom/prometheus images from Debian bookworm packages (and Node.js from the npm registry),
+# because this machine reaches no container registry (only Debian's mirror and npm).
 # Idempotent: the base image is made only when missing; docker's layer cache makes rebuilds fast.
 set -euo pipefail
 
 MYSQL_IMAGE=offline/mysql:8.4-mariadb
 REDIS_IMAGE=offline/redis:7.4-debian
 NODE_IMAGE=offline/node:24-bookworm-slim
+PROMETHEUS_IMAGE=offline/prometheus:v3.14-debian
 BASE_IMAGE=debian:bookworm-slim
 SOURCES=/etc/apt/sources.list.d/debian.sources
 
@@ -51,6 +52,7 @@ if ! docker buildx version >/dev/null 2>&1; then
 fi
 docker build -t "$MYSQL_IMAGE" "$here/mysql"
 docker build -t "$REDIS_IMAGE" "$here/redis"
+docker build -t "$PROMETHEUS_IMAGE" "$here/prometheus"
 # Node.js and npm come from the npm registry as tarballs fetched here on the host, which has
 # the registry (and trusts its proxy); the image build itself then needs no network.
 node_ctx="$(mktemp -d /tmp/offline-node.XXXXXX)"
@@ -63,6 +65,6 @@ rm -rf "$node_ctx"
 trap - EXIT
 
 # 3. Report.
-for img in "$BASE_IMAGE" "$MYSQL_IMAGE" "$REDIS_IMAGE" "$NODE_IMAGE"; do
+for img in "$BASE_IMAGE" "$MYSQL_IMAGE" "$REDIS_IMAGE" "$NODE_IMAGE" "$PROMETHEUS_IMAGE"; do
   docker image inspect --format "built: $img {{.Id}} {{.Size}} bytes" "$img"
 done
