@@ -86,8 +86,11 @@ RUN groupadd --gid 10001 polls \
  && install -d -o 10001 -g 10001 -m 2770 /run/polls \
  && install -d /etc/nginx/extra
 COPY nginx/nginx.conf /etc/nginx/nginx.conf
+COPY nginx/https.conf /etc/nginx/https.conf
+COPY nginx/configure.sh /usr/local/bin/nginx-configure
 COPY nginx/entrypoint.sh /usr/local/bin/nginx-entrypoint
 COPY --from=web /src/dist/web /usr/share/polls
 USER 10002:10001
-EXPOSE 8080
+# HTTPS only when compose.tls.yml mounts a certificate.
+EXPOSE 8080 8443
 ENTRYPOINT ["/usr/bin/tini", "--", "nginx-entrypoint"]

@@ -16,7 +16,7 @@ const [users = '20000', readVotes = '5000'] = process.argv.slice(2)
 const databaseUrl = readFileSync(process.env.DATABASE_URL_FILE, 'utf8').trim()
 const sessionSecret = readFileSync(process.env.SESSION_SECRET_FILE, 'utf8').trim()
 const db = await mysql.createConnection({ uri: databaseUrl, multipleStatements: false })
-const redis = new Redis(process.env.REDIS_URL)
+const redis = new Redis(readFileSync(process.env.REDIS_URL_FILE, 'utf8').trim())
 const tag = randomBytes(3).toString('hex')
 
 // One real argon2id hash shared by every bench user: they can log in, and nobody waits.

@@ -17,7 +17,7 @@ describe('the compose file', () => {
     expect(official.stdout).toMatch(/image: redis:7\.4/)
   })
 
-  it('publishes only nginx, and with compose.dev.yml MySQL and Redis as well, on 127.0.0.1 only', async () => {
+  it('publishes only nginx, and with compose.dev.yml MySQL and Redis as well, on 127.0.0.1 only; HTTPS only with compose.tls.yml', async () => {
     const published = async (...files: string[]) => {
       const { stdout } = await run('docker', ['compose', ...files.flatMap((file) => ['-f', file]), 'config', '--format', 'json'], { env: bare })
       const services = (JSON.parse(stdout) as { services: Record<string, { ports?: Array<{ host_ip: string, target: number }> }> }).services
@@ -25,6 +25,7 @@ describe('the compose file', () => {
     }
     expect(await published('docker-compose.yml')).toEqual(['nginx 127.0.0.1:8080'])
     expect((await published('docker-compose.yml', 'compose.dev.yml')).sort()).toEqual(['mysql 127.0.0.1:3306', 'nginx 127.0.0.1:8080', 'redis 127.0.0.1:6379'])
+    expect((await published('docker-compose.yml', 'compose.tls.yml')).sort()).toEqual(['nginx 127.0.0.1:8080', 'nginx 127.0.0.1:8443'])
   })
 })
 

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, inject, it } from 'vitest'
 import { docker } from '../support/docker.js'
 import { containerOf, containers, stack } from './stack.js'
 
@@ -66,6 +66,22 @@ describe('the containers', () => {
       await expect(resolve(devOnly), devOnly).rejects.toThrow()
     }
     await expect(stack(['exec', '-T', 'app', 'sh', '-c', 'command -v curl'])).rejects.toThrow()
+  })
+
+  it('keeps Redis closed to a container on the back network that lacks the app\'s password', async () => {
+    // A container of the test's own where a compromised one would be: on the back network.
+    const { name } = inject('stackProject')
+    const redisImage = (await inspect('redis')).Config.Image
+    // redis-cli's output either way: it exits non-zero on an error reply.
+    const asStranger = (...command: string[]) => docker(['run', '--rm', '--network', `${name}_back`, '--entrypoint', 'redis-cli', redisImage, '-h', 'redis', ...command])
+      .catch((error: { stdout?: string, stderr?: string }) => `${error.stdout ?? ''}${error.stderr ?? ''}`)
+    expect((await asStranger('PING')).trim()).toBe('PONG')
+    for (const command of [['KEYS', '*'], ['GET', 'session:anything'], ['SCAN', '0'], ['CONFIG', 'GET', '*']]) {
+      expect(await asStranger(...command), command.join(' ')).toMatch(/NOPERM|NOAUTH/)
+    }
+    // With the password the app uses, the same client gets in.
+    const withPassword = await stack(['exec', '-T', 'redis', 'sh', '-c', 'REDISCLI_AUTH=$(cat /run/secrets/polls/password) redis-cli --no-auth-warning --user polls DBSIZE'])
+    expect(withPassword.trim()).toMatch(/^\d+$/)
   })
 
   it('cannot write to the app\'s root filesystem', async () => {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, inject, it } from 'vitest'
 import { docker, inspect } from '../support/docker.js'
 import { call, newPoll, newUser } from './client.js'
 import { containerOf, containers, deploy, logsOf, mysqlValue, stack, waitForHealthyReplicas } from './stack.js'
@@ -129,7 +129,7 @@ describe('scripts/deploy.sh', () => {
 
   it('rolls back to the settings the stack was started with in the same way', async () => {
     for (const replica of await deployUnderLoad([], {})) {
-      expect(replica.image).toBe('polls-app:latest')
+      expect(replica.image).toBe(`polls-app:${inject('stackProject').env?.POLLS_VERSION}`)
       expect(replica.env).toContain('DATABASE_POOL_SIZE=10')
     }
   }, DEPLOY_TEST_TIMEOUT_MS)

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, inject, it } from 'vitest'
 import { composeProject, docker } from '../support/docker.js'
 
 // A compose project of this file's own, with only what MySQL needs (secrets, secrets-check,
 // mysql), on the images the e2e setup built. Torn down with its volumes, also after a failure.
 const name = `polls-e2e-secrets-${randomBytes(3).toString('hex')}`
-const { compose } = composeProject({ name, files: ['docker-compose.yml'] })
+const { compose } = composeProject({ name, files: ['docker-compose.yml'], env: { POLLS_VERSION: inject('stackProject').env?.POLLS_VERSION ?? 'latest' } })
 
 afterAll(async () => { await compose(['down', '--volumes', '--timeout', '20']) })
 

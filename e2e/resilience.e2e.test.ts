@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, describe, expect, inject, it, vi } from 'vitest'
 import { docker, inspect, runningHealthySince } from '../support/docker.js'
-import { call, newPoll, newUser } from './client.js'
+import { call, getRetryingOnce, newPoll, newUser } from './client.js'
 import { containerOf, containers, liveReplicaSockets, logsOf, stack, upstreamsOf, waitForHealthyReplicas } from './stack.js'
 import { expectEveryReadAnsweredDuring, expectRoutedToLiveReplicas, steadyReader } from './under-load.js'
 
@@ -98,6 +98,23 @@ describe('operating the stack', () => {
       await waitForHealthyReplicas(4)
       await expectRoutedToLiveReplicas()
     }
+  })
+
+  it('never routes to a socket not named after a replica, though it answers', async () => {
+    // As a compromised replica could: a server of its own in the shared socket folder, open
+    // to nginx, answering everything (its health checks included) for 20 s.
+    const intruder = `
+      const server = require('http').createServer((request, response) => response.end('intruder'))
+      server.listen('/run/polls/intruder.sock', () => require('fs').chmodSync('/run/polls/intruder.sock', 0o666))
+      setTimeout(() => { server.close(); process.exit(0) }, 20000)`
+    await stack(['exec', '-d', 'app', 'node', '-e', intruder])
+    await vi.waitFor(async () => { expect(await stack(['exec', '-T', 'nginx', 'ls', '/run/polls'])).toContain('intruder.sock') })
+    // Long past the watcher's next rounds (one a second).
+    await sleep(3000)
+    expect(await stack(['exec', '-T', 'nginx', 'cat', '/tmp/nginx/upstream.conf'])).not.toContain('intruder')
+    const ids = Array.from({ length: 40 }, (_, i) => `e2e-intruder-${Date.now()}-${i}`)
+    for (const requestId of ids) expect((await getRetryingOnce('/api/polls?limit=1', requestId)).body).not.toBe('intruder')
+    expect((await upstreamsOf(ids)).filter((upstream) => upstream.includes('intruder'))).toEqual([])
   })
 
   it('keeps users logged in across a Redis restart, even an abrupt one', async () => {

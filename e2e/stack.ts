@@ -34,7 +34,7 @@ export async function waitForHealthyReplicas (count: number, timeoutMs = 60_000)
   await project.waitHealthy({ app: count }, timeoutMs)
 }
 
-export interface AccessLogLine { request_id: string, uri: string, status: number, upstream: string }
+export interface AccessLogLine { request_id: string, client: string, uri: string, status: number, upstream: string }
 
 export async function nginxLog (): Promise<AccessLogLine[]> {
   return (await logsOf('nginx')).split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as AccessLogLine)

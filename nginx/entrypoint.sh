@@ -22,11 +22,18 @@ SOCKETS=/run/polls
 CONF=/tmp/nginx
 PROBE_TIMEOUT_S=1
 mkdir -p "$CONF"
+# The settings nginx.conf takes from the environment: trusted proxies, limits, HTTPS.
+nginx-configure
+
+# A replica's socket is named after its container's hostname, the first 12 hex digits of its
+# id. Anything else in the shared folder (a compromised replica could add sockets of its own,
+# to draw traffic) is never routed to.
+REPLICA_SOCKET='[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f].sock'
 
 # One line per socket: its path and "up", or "slow" when its replica did not answer in time.
 # Sockets that refuse are left out.
 probe_replicas() {
-  for socket in "$SOCKETS"/*.sock; do
+  for socket in "$SOCKETS"/$REPLICA_SOCKET; do
     [ -S "$socket" ] || continue
     (
       if curl --silent --fail --output /dev/null --max-time "$PROBE_TIMEOUT_S" --unix-socket "$socket" http://replica/healthz; then

@@ -5,7 +5,8 @@
 //
 // Layout: one folder per consumer, each mounted only into that service:
 //   mysql/    root_password, app_password, migrator_password   (the MySQL container's init)
-//   app/      database_url, session_secret                     (the app replicas)
+//   redis/    users.acl (the app's user, its password hashed), password
+//   app/      database_url, redis_url, session_secret          (the app replicas)
 //   migrate/  database_url                                      (the migrate service)
 // MySQL takes its passwords only at its first start: a password supplied later must be
 // changed in MySQL too.
@@ -16,7 +17,7 @@
 // volume, which would show every service every secret. `--check DIR MYSQL_DATA_DIR` also fails
 // when DIR's passwords are not the ones the MySQL data volume was initialised with (see
 // credentials-fingerprint.ts).
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { access, chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Type } from 'typebox'
@@ -28,6 +29,8 @@ const SuppliedSchema = Type.Object({
   MYSQL_APP_PASSWORD: Type.Optional(Type.String({ minLength: 12 })),
   MYSQL_MIGRATOR_PASSWORD: Type.Optional(Type.String({ minLength: 12 })),
   SESSION_SECRET: Type.Optional(Type.String({ minLength: 32 })),
+  REDIS_PASSWORD: Type.Optional(Type.String({ minLength: 12 })),
+  REDIS_HOST: Type.String({ default: 'redis:6379' }),
   MYSQL_HOST: Type.String({ default: 'mysql:3306' }),
   MYSQL_DATABASE: Type.String({ default: 'polls', pattern: '^[A-Za-z0-9_]+$' })
 })
@@ -44,7 +47,14 @@ async function put (file: string, value: string): Promise<void> {
   await rename(`${file}.new`, file)
 }
 
-const CONSUMERS = ['mysql', 'app', 'migrate']
+const CONSUMERS = ['mysql', 'redis', 'app', 'migrate']
+
+// Redis's users: without a password a client may only PING (the healthcheck); the app's own
+// user may do anything but administer the server. The file holds the password's SHA-256 only.
+function redisUsers (password: string): string {
+  const hash = createHash('sha256').update(password).digest('hex')
+  return `user default on nopass -@all +ping\nuser polls on #${hash} ~* &* +@all -@admin\n`
+}
 
 async function checkOneFolderMounted (dir: string): Promise<void> {
   const exists = (path: string) => access(join(dir, path)).then(() => true, () => false)
@@ -75,6 +85,7 @@ async function main (): Promise<void> {
   const appPassword = await secret(join(root, 'mysql/app_password'), env.MYSQL_APP_PASSWORD)
   const migratorPassword = await secret(join(root, 'mysql/migrator_password'), env.MYSQL_MIGRATOR_PASSWORD)
   const sessionSecret = await secret(join(root, 'app/session_secret'), env.SESSION_SECRET)
+  const redisPassword = await secret(join(root, 'redis/password'), env.REDIS_PASSWORD)
   const url = (user: string, password: string) =>
     `mysql://${user}:${encodeURIComponent(password)}@${env.MYSQL_HOST}/${env.MYSQL_DATABASE}`
 
@@ -82,6 +93,9 @@ async function main (): Promise<void> {
   await put(join(root, 'mysql/app_password'), appPassword)
   await put(join(root, 'mysql/migrator_password'), migratorPassword)
   await put(join(root, 'app/session_secret'), sessionSecret)
+  await put(join(root, 'redis/password'), redisPassword)
+  await put(join(root, 'redis/users.acl'), redisUsers(redisPassword))
+  await put(join(root, 'app/redis_url'), `redis://polls:${encodeURIComponent(redisPassword)}@${env.REDIS_HOST}`)
   await put(join(root, 'app/database_url'), url('polls_app', appPassword))
   await put(join(root, 'migrate/database_url'), url('polls_migrator', migratorPassword))
   console.log(`secrets ready in ${root}`)

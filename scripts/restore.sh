@@ -61,7 +61,7 @@ in_mysql 'mysql -uroot -e "DROP DATABASE IF EXISTS \`$MYSQL_DATABASE\`; CREATE D
   || fail "cannot empty the database (see above); the app replicas are stopped"
 read_backup | in_mysql 'exec mysql -uroot "$MYSQL_DATABASE"' \
   || fail "loading $backup failed (see above): the database holds part of it and the app replicas are stopped. Fix the cause and run restore.sh again with --force."
-compose exec -T redis redis-cli FLUSHALL >/dev/null || fail "cannot empty Redis (see above); the app replicas are stopped"
+compose exec -T redis sh -c 'REDISCLI_AUTH=$(cat /run/secrets/polls/password) redis-cli --no-auth-warning --user polls FLUSHALL' >/dev/null || fail "cannot empty Redis (see above); the app replicas are stopped"
 
 case "$schema" in
   current*) echo "restore.sh: the backup's schema is this code's (${schema#current })" ;;

@@ -19,6 +19,8 @@ const BASE_SYSTEM = new Set([
 // What each Debian package that the CI scripts install puts on the PATH.
 const PACKAGE_COMMANDS: Record<string, string[]> = {
   chromium: ['chromium'],
+  openssl: ['openssl'],
+  'libnss3-tools': ['certutil'],
   wrk: ['wrk'],
   'stress-ng': ['stress-ng'],
   debootstrap: ['debootstrap'],

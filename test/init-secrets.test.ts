@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { mkdtempSync, readFileSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -12,15 +13,20 @@ describe('the stack\'s secrets (scripts/init-secrets.ts)', () => {
   it('generates every secret on the first run and keeps them on later runs', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'secrets-'))
     await initSecrets(dir)
-    const first = ['mysql/root_password', 'mysql/app_password', 'mysql/migrator_password', 'app/session_secret'].map((file) => read(dir, file))
+    const secrets = ['mysql/root_password', 'mysql/app_password', 'mysql/migrator_password', 'app/session_secret', 'redis/password']
+    const first = secrets.map((file) => read(dir, file))
     for (const value of first) expect(value).toMatch(/^[A-Za-z0-9_-]{43}$/)
-    expect(new Set(first).size).toBe(4)
+    expect(new Set(first).size).toBe(5)
     expect(read(dir, 'app/database_url')).toBe(`mysql://polls_app:${first[1]}@mysql:3306/polls`)
     expect(read(dir, 'migrate/database_url')).toBe(`mysql://polls_migrator:${first[2]}@mysql:3306/polls`)
+    expect(read(dir, 'app/redis_url')).toBe(`redis://polls:${first[4]}@redis:6379`)
+    // Redis gets the app's password as a hash only; a client without one may only PING.
+    const users = read(dir, 'redis/users.acl')
+    expect(users).toBe(`user default on nopass -@all +ping\nuser polls on #${createHash('sha256').update(first[4]!).digest('hex')} ~* &* +@all -@admin\n`)
     expect(statSync(join(dir, 'app/session_secret')).mode & 0o777).toBe(0o644)
 
     await initSecrets(dir)
-    expect(['mysql/root_password', 'mysql/app_password', 'mysql/migrator_password', 'app/session_secret'].map((file) => read(dir, file))).toEqual(first)
+    expect(secrets.map((file) => read(dir, file))).toEqual(first)
   })
 
   it('writes the secrets a user supplies, quoting them inside the URLs', async () => {
