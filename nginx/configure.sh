@@ -6,10 +6,14 @@
 #   api-limits.conf      the API's limits per client address (its locations)
 #   stream-limits.conf   the event streams' (their location)
 #   https.conf           nginx/https.conf when a certificate is mounted, else nothing (server{})
+#   host-socket.conf     a listen on the host folder's socket when compose.socket.yml mounts
+#                        the folder, else nothing (server{})
 set -eu
 
 CONF=/tmp/nginx
 TLS_DIR=/etc/nginx/tls
+HOST_SOCKET_DIR=/run/polls-front
+HOST_SOCKET=$HOST_SOCKET_DIR/polls.sock
 mkdir -p "$CONF"
 
 fail() {
@@ -53,12 +57,43 @@ if [ -d "$TLS_DIR" ]; then
   [ "$https_port" = 443 ] || https_port_suffix=":$https_port"
 fi
 
+host_socket=off
+if [ -d "$HOST_SOCKET_DIR" ]; then
+  if ! { [ -w "$HOST_SOCKET_DIR" ] && [ -x "$HOST_SOCKET_DIR" ]; }; then
+    fail "unix socket: nginx (uid $(id -u), group $(id -g)) may not create polls.sock in POLLS_SOCKET_DIR; make uid $(id -u) its owner: README, \"A proxy on the same host\""
+  fi
+  # nginx makes its socket readable and writable by all (srw-rw-rw-, whatever the umask), and
+  # believes the X-Forwarded-For of whoever connects: only the folder's mode keeps others out.
+  case $(stat -c %A "$HOST_SOCKET_DIR") in
+    *[xt]) echo "nginx-configure: warning: POLLS_SOCKET_DIR is open to every user of the host, who may then connect to polls.sock and claim any client address; README, \"A proxy on the same host\"" >&2 ;;
+  esac
+  if [ -e "$HOST_SOCKET" ]; then
+    [ -S "$HOST_SOCKET" ] || fail "unix socket: POLLS_SOCKET_DIR/polls.sock is there and is not a socket; move it away"
+    # A socket left by an nginx that was killed refuses connections, and nginx would not bind
+    # over it (a clean exit removes it). One that takes a connection, or keeps it waiting (124:
+    # its queue is full), belongs to a live nginx, another stack's.
+    if timeout 2 nc -z -U "$HOST_SOCKET" 2>/dev/null || [ $? -eq 124 ]; then
+      fail "unix socket: another nginx listens on POLLS_SOCKET_DIR/polls.sock (another stack with the same POLLS_SOCKET_DIR?)"
+    fi
+    rm -f "$HOST_SOCKET"
+    echo "nginx-configure: removed the polls.sock an nginx killed before left in POLLS_SOCKET_DIR" >&2
+  fi
+  host_socket=on
+fi
+
 {
   echo "# Written by nginx-configure at start, from the environment."
   for proxy in $trusted_proxies; do echo "set_real_ip_from $proxy;"; done
-  echo "geo \$realip_remote_addr \$from_trusted_proxy {"
+  # Over the host socket the proxy is whoever the folder lets in (README, "A proxy on the
+  # same host"). geo cannot match it: it takes the address "unix:" for 255.255.255.255.
+  [ "$host_socket" = off ] || echo "set_real_ip_from unix:;"
+  echo "geo \$realip_remote_addr \$from_trusted_proxy_address {"
   echo "  default 0;"
   for proxy in $trusted_proxies; do echo "  $proxy 1;"; done
+  echo "}"
+  echo "map \$realip_remote_addr \$from_trusted_proxy {"
+  [ "$host_socket" = off ] || echo "  \"unix:\" 1;"
+  echo "  default \$from_trusted_proxy_address;"
   echo "}"
   echo "limit_req_zone \$binary_remote_addr zone=api_requests_per_address:10m rate=${requests_per_second}r/s;"
   echo "map \$host \$https_port_suffix { default \"$https_port_suffix\"; }"
@@ -76,4 +111,11 @@ else
   echo "# No certificate mounted (compose.tls.yml): plain HTTP only." > "$CONF/https.conf"
 fi
 
-echo "nginx-configure: HTTPS $https; trusted proxies: ${trusted_proxies:-none}; per address: $requests_per_second requests/s (burst $request_burst), $requests_at_once at once, $streams streams" >&2
+if [ "$host_socket" = on ]; then
+  # Deep accept queue, as for the port (nginx.conf).
+  echo "listen unix:$HOST_SOCKET backlog=4096;" > "$CONF/host-socket.conf"
+else
+  echo "# No host folder mounted (compose.socket.yml): no unix socket for a proxy on the host." > "$CONF/host-socket.conf"
+fi
+
+echo "nginx-configure: HTTPS $https; unix socket for the host $host_socket; trusted proxies: ${trusted_proxies:-none}; per address: $requests_per_second requests/s (burst $request_burst), $requests_at_once at once, $streams streams" >&2

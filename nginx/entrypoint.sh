@@ -22,7 +22,8 @@ SOCKETS=/run/polls
 CONF=/tmp/nginx
 PROBE_TIMEOUT_S=1
 mkdir -p "$CONF"
-# The settings nginx.conf takes from the environment: trusted proxies, limits, HTTPS.
+# The settings nginx.conf takes from the environment: trusted proxies, limits, HTTPS, the
+# unix socket for a proxy on the host.
 nginx-configure
 
 # A replica's socket is named after its container's hostname, the first 12 hex digits of its

@@ -46,7 +46,7 @@ describe('configuration', () => {
 
   it('.env.example documents every setting of the service and every variable the compose files read, and nothing else', () => {
     const documented = readFileSync('.env.example', 'utf8').match(/^[A-Z_]+(?==)/gm) ?? []
-    const composeReads = ['docker-compose.yml', 'compose.dev.yml', 'compose.tls.yml'].flatMap((file) => readFileSync(file, 'utf8').match(/(?<=\$\{)[A-Z_]+/g) ?? [])
+    const composeReads = ['docker-compose.yml', 'compose.dev.yml', 'compose.tls.yml', 'compose.socket.yml'].flatMap((file) => readFileSync(file, 'utf8').match(/(?<=\$\{)[A-Z_]+/g) ?? [])
     expect(documented.length).toBe(new Set(documented).size)
     expect(documented.sort()).toEqual([...new Set([...Object.keys(ConfigSchema.properties), ...composeReads])].sort())
   })
