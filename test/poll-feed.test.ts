@@ -67,6 +67,36 @@ describe('the poll feed', () => {
     await expect(a.requireSnapshot(987_654_321)).rejects.toMatchObject({ statusCode: 404 })
   })
 
+  it('shares one read among callers that missed the cache together, but never one that began before a change', async () => {
+    let reads = 0
+    // The feed's database, counting the snapshot reads (each one select).
+    const counted = new Proxy(database.db, {
+      get (target, property, receiver) {
+        if (property === 'select') reads++
+        return Reflect.get(target, property, receiver)
+      }
+    })
+    const a = await createPollFeed({ db: counted, redis, log, snapshotTtlMs: 60_000 })
+    feeds.push(a)
+    const { pollId } = await newPoll()
+
+    const together = await Promise.all(Array.from({ length: 20 }, () => a.readSnapshot(pollId)))
+    expect(reads, '20 callers at once, one read').toBe(1)
+    expect(new Set(together).size).toBe(1)
+
+    await vote(pollId, together[0]!)
+    await a.publish(pollId, 'vote')
+    reads = 0
+    const before = a.readSnapshot(pollId)
+    // The read below starts while the one above is under way, but after a change: it must
+    // not be handed the older read.
+    const published = a.publish(pollId, 'vote')
+    const after = a.readSnapshot(pollId)
+    await Promise.all([before, after, published])
+    expect(reads).toBe(2)
+    expect(total(await after)).toBe(1)
+  })
+
   it('coalesces a burst of changes into a few reads, ending on the latest state', async () => {
     const [a, b] = [await feed(), await feed()]
     const { pollId } = await newPoll()

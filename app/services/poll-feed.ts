@@ -81,16 +81,27 @@ export async function createPollFeed ({ db, redis, log, snapshotTtlMs = 1000, ma
   })
   await subscriber.subscribe(CHANNEL).catch((error: unknown) => log.error({ err: error }, 'cannot subscribe to poll changes yet'))
 
-  async function readSnapshot (pollId: number): Promise<PollSnapshot | null> {
+  // Reads under way, per poll. A read that began after the latest invalidation saw every change
+  // made before it, so callers arriving meanwhile share it: under a burst of ballots, each
+  // voter's answer needs a read that began after its own change, not a read of its own.
+  const reading = new Map<number, { read: Promise<PollSnapshot | null>, seen: number }>()
+  function readSnapshot (pollId: number): Promise<PollSnapshot | null> {
     const hit = cached.get(pollId)
-    if (hit && hit.expires > Date.now() && subscriber.status === 'ready') return hit.snapshot
+    if (hit && hit.expires > Date.now() && subscriber.status === 'ready') return Promise.resolve(hit.snapshot)
+    const pending = reading.get(pollId)
+    if (pending && pending.seen === invalidations) return pending.read
     const seen = invalidations
-    const snapshot = await getSnapshot(db, pollId)
-    if (snapshot && seen === invalidations && subscriber.status === 'ready') {
-      if (cached.size >= maxCachedPolls) cached.clear()
-      cached.set(pollId, { snapshot, expires: Date.now() + snapshotTtlMs })
-    }
-    return snapshot
+    const read = getSnapshot(db, pollId).then((snapshot) => {
+      if (snapshot && seen === invalidations && subscriber.status === 'ready') {
+        if (cached.size >= maxCachedPolls) cached.clear()
+        cached.set(pollId, { snapshot, expires: Date.now() + snapshotTtlMs })
+      }
+      return snapshot
+    }).finally(() => {
+      if (reading.get(pollId)?.read === read) reading.delete(pollId)
+    })
+    reading.set(pollId, { read, seen })
+    return read
   }
 
   function refresh (pollId: number, entry: Watched, change: PollChange): void {
