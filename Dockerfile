@@ -1,6 +1,7 @@
-# One Dockerfile, two images:
-#   --target app    the polls service (also runs the one-shot secrets and migrate services)
-#   --target nginx  the proxy, serving the web page built from web/
+# One Dockerfile, two images, and a third for the benchmark:
+#   --target app        the polls service (also runs the one-shot secrets and migrate services)
+#   --target nginx      the proxy, serving the web page built from web/
+#   --target bench-wrk  wrk, the benchmark's load generator inside the stack (bench/)
 # Every stage is Debian bookworm, so argon2's native binary built here runs in the runtime.
 # Offline hosts swap the base images by build argument (scripts/offline-images/offline.env).
 
@@ -94,3 +95,13 @@ USER 10002:10001
 # HTTPS only when compose.tls.yml mounts a certificate.
 EXPOSE 8080 8443
 ENTRYPOINT ["/usr/bin/tini", "--", "nginx-entrypoint"]
+
+# --- wrk, for the benchmark only (npm run bench, bench/compose.bench.yml) ------------------
+# The load generator run inside nginx's network namespace: what a remote client gets, without
+# Docker's userland port proxy, which carries every connection to the published loopback port.
+FROM ${DEBIAN_IMAGE} AS bench-wrk
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends wrk \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /
+ENTRYPOINT ["bash", "-c", "TIMEFORMAT='cpu %R %U %S'; time wrk \"$@\"", "wrk"]

@@ -2,13 +2,9 @@ import { Agent, get } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { sseParser } from '../support/sse.js'
 import { waitUntil } from '../support/wait.js'
+import { percentile } from './vote-load.js'
 
 export interface FanOutResult { samples: number, errors: number, p50Ms: number, p99Ms: number, maxMs: number }
-
-export function percentile (sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!
-}
 
 // Opens `streams` event streams on one poll through nginx, then casts `votes` ballots one at
 // a time and measures, for every stream, the time from sending the ballot to the arrival of

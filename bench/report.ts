@@ -1,6 +1,15 @@
+import type { ProfileSummary } from './cpu-profile.js'
+
+// How the load generator reached nginx: through the published port on 127.0.0.1 (Docker's
+// userland port proxy carries each connection), from inside nginx's network namespace, or
+// through a proxy on the host that passes requests on over the stack's unix socket, or over
+// the published port (bench/host-proxy.ts).
+export type Via = 'published' | 'inside' | 'host-socket' | 'host-port'
+
 export interface Run {
   scenario: string
   replicas: number
+  via: Via
   requestsPerSecond: number
   requests: number
   errors: number
@@ -10,6 +19,8 @@ export interface Run {
   generatorCores: number
   // The whole machine's CPU in use during the run (stack and generator together), in cores.
   machineCores: number
+  // CPU time per request of each container group (a compose service, or docker-proxy).
+  cpuMsPerRequest: Record<string, number>
   accepted?: number
   counted?: number
 }
@@ -17,20 +28,29 @@ export interface Run {
 export interface Report {
   startedAt: string
   smoke: boolean
-  machine: { cpu: string, cores: number, memoryGb: number }
+  // The load average over a minute, before and after the bench.
+  machine: { cpu: string, cores: number, memoryGb: number, loadBefore: number, loadAfter: number }
   generator: string
   runs: Run[]
   // deploy*: scripts/deploy.sh replacing every replica for a changed setting, under read load.
-  cost: { startupSeconds?: number, appImageMb?: number, idleRssMb?: number[], loadedRssMb?: number[], loadedFileBackedMb?: number[], crashRecoverySeconds?: number, killRecoverySeconds?: number, deploySeconds?: number, deployRequests?: number, deployFailedRequests?: number }
+  // afterLoadRssMb, memoryMbByGroup: after every load run (before recovery and deploy replace
+  // replicas); memoryMbByGroup is each service's anonymous memory, from its cgroups.
+  cost: { startupSeconds?: number, appImageMb?: number, idleRssMb?: number[], loadedRssMb?: number[], loadedFileBackedMb?: number[], afterLoadRssMb?: number[], memoryMbByGroup?: Record<string, number>, crashRecoverySeconds?: number, killRecoverySeconds?: number, deploySeconds?: number, deployRequests?: number, deployFailedRequests?: number }
+  voteProfile?: ProfileSummary
 }
 
-const find = (report: Report, scenario: string, replicas: number) => report.runs.find((r) => r.scenario === scenario && r.replicas === replicas)
+const find = (report: Report, scenario: string, replicas: number, via: Via = 'published') =>
+  report.runs.find((r) => r.scenario === scenario && r.replicas === replicas && r.via === via)
 const pct = (a: number, b: number) => (b === 0 ? 0 : (100 * a) / b)
 const fixed = (n: number, digits = 1) => n.toFixed(digits)
+const mb = (values: number[] = []) => values.map((value) => `${fixed(value)} MB`).join(', ')
+const appCpuMs = (run: Run) => run.cpuMsPerRequest.app ?? 0
+// Container groups in the order a request meets them.
+const GROUPS = ['host-proxy', 'docker-proxy', 'nginx', 'app', 'redis', 'mysql']
 
 interface Target { name: string, value: string, target: string, met: boolean }
 
-// The issue's targets, each as a ratio of figures measured in this one run.
+// The targets, each as a ratio of figures measured in this one run.
 export function targets (report: Report): Target[] {
   const out: Target[] = []
   const read4 = find(report, 'read', 4)
@@ -38,23 +58,29 @@ export function targets (report: Report): Target[] {
   const static4 = find(report, 'static', 4)
   const paced = find(report, 'read@70%', 4)
   const vote4 = find(report, 'vote', 4)
-  const raw = find(report, 'raw-insert', 0)
+  const raw = find(report, 'raw-insert', 0, 'inside')
   const fan4 = find(report, 'fan-out', 4)
   if (read4 && proxy4) out.push({ name: 'read at 4 replicas / proxy ceiling', value: `${fixed(pct(read4.requestsPerSecond, proxy4.requestsPerSecond))} %`, target: '>= 70 %', met: read4.requestsPerSecond >= 0.7 * proxy4.requestsPerSecond })
   if (paced) out.push({ name: 'read p99 at 70 % of its peak rate, no errors', value: `${fixed(paced.p99Ms, 2)} ms, ${paced.errors} errors`, target: '<= 25 ms, 0', met: paced.p99Ms <= 25 && paced.errors === 0 })
   if (proxy4 && static4) out.push({ name: 'proxy ceiling / static ceiling', value: `${fixed(pct(proxy4.requestsPerSecond, static4.requestsPerSecond))} %`, target: '>= 25 %', met: proxy4.requestsPerSecond >= 0.25 * static4.requestsPerSecond })
   if (vote4 && raw) out.push({ name: 'vote at 4 replicas / raw insert', value: `${fixed(pct(vote4.requestsPerSecond, raw.requestsPerSecond))} %`, target: '>= 50 %', met: vote4.requestsPerSecond >= 0.5 * raw.requestsPerSecond })
-  for (const vote of report.runs.filter((r) => r.scenario === 'vote')) {
-    out.push({ name: `every accepted vote counted (${vote.replicas} replica(s))`, value: `${vote.accepted} accepted, ${vote.counted} counted`, target: 'equal', met: vote.accepted === vote.counted })
+  if (vote4 && read4) {
+    const ratio = appCpuMs(vote4) / appCpuMs(read4)
+    out.push({ name: 'Node CPU per vote / per cached read (4 replicas)', value: `${fixed(ratio)}x (${fixed(appCpuMs(vote4), 2)} vs ${fixed(appCpuMs(read4), 2)} ms)`, target: '<= 3x', met: ratio <= 3 })
   }
+  for (const vote of report.runs.filter((r) => r.scenario === 'vote')) {
+    out.push({ name: `every accepted vote counted (${vote.replicas} replica(s), ${vote.via})`, value: `${vote.accepted} accepted, ${vote.counted} counted`, target: 'equal', met: vote.accepted === vote.counted })
+  }
+  const failed = report.runs.reduce((sum, r) => sum + r.errors, 0)
+  out.push({ name: 'failed requests (5xx, timeouts, refused) over every run', value: String(failed), target: '0', met: failed === 0 })
   if (fan4) out.push({ name: 'fan-out p99 (4 replicas)', value: `${fixed(fan4.p99Ms)} ms over ${fan4.requests} deliveries, ${fan4.errors} missed`, target: '<= 250 ms', met: fan4.p99Ms <= 250 && fan4.errors === 0 })
   for (const scenario of ['read', 'list', 'vote', 'mixed']) {
     const one = find(report, scenario, 1)
     const four = find(report, scenario, 4)
     if (one && four) out.push({ name: `${scenario}: 4 replicas / 1 replica`, value: `${fixed(pct(four.requestsPerSecond, one.requestsPerSecond))} %`, target: '>= 100 %', met: four.requestsPerSecond >= one.requestsPerSecond })
   }
-  const loaded = report.cost.loadedRssMb ?? []
-  if (loaded.length > 0) out.push({ name: 'largest replica RSS under read load', value: `${fixed(Math.max(...loaded))} MB`, target: '<= 120 MB', met: Math.max(...loaded) <= 120 })
+  const afterLoad = report.cost.afterLoadRssMb ?? []
+  if (afterLoad.length > 0) out.push({ name: 'largest replica RSS after every load run', value: `${fixed(Math.max(...afterLoad))} MB`, target: '<= 120 MB', met: Math.max(...afterLoad) <= 120 })
   return out
 }
 
@@ -76,29 +102,37 @@ export function explanations (report: Report): string[] {
       'system switches between more busy processes, which shows as the higher p99 at 4 replicas. Replicas pay off where there are cores for them.')
   }
   const vote4 = find(report, 'vote', 4)
-  const raw = find(report, 'raw-insert', 0)
+  const raw = find(report, 'raw-insert', 0, 'inside')
   if (vote4 && raw && unmet.has('vote at 4 replicas / raw insert')) {
+    const byGroup = GROUPS.filter((group) => (vote4.cpuMsPerRequest[group] ?? 0) > 0)
+      .map((group) => `${group} ${fixed(vote4.cpuMsPerRequest[group]!, 2)}`).join(', ')
     out.push(`vote / raw insert: both runs kept the machine busy (vote ${fixed(vote4.machineCores, 2)}, raw insert ${fixed(raw.machineCores, 2)} of ${cores} cores), ` +
-      `so their rates are set by CPU per ballot: about ${fixed(cpuPerRequestMs(vote4), 2)} ms of machine CPU per vote through the stack against ` +
-      `${fixed(cpuPerRequestMs(raw), 2)} ms per raw insert. The raw loop makes the same five MySQL round trips as the vote transaction; ` +
-      'a vote also costs an HTTP request through nginx, the session read from Redis, the change published to Redis, the fresh tally ' +
-      'read back, and the JSON in and out, on the same two cores as MySQL.')
+      `so their rates are set by CPU per ballot: ${fixed(cpuPerRequestMs(vote4), 2)} ms of machine CPU per vote through the stack (${byGroup} ms by container) against ` +
+      `${fixed(cpuPerRequestMs(raw), 2)} ms per raw insert (MySQL ${fixed(raw.cpuMsPerRequest.mysql ?? 0, 2)} ms). The raw loop makes the same MySQL round trips as the vote transaction ` +
+      'and nothing else; a vote also costs an HTTP request through nginx, the session read from Redis, the change published to Redis, ' +
+      'the fresh tally read back and JSON in and out, on the same cores as MySQL.')
   }
-  const loaded = report.cost.loadedRssMb ?? []
-  if (unmet.has('largest replica RSS under read load')) {
-    const fileBacked = report.cost.loadedFileBackedMb ?? []
-    out.push(`replica memory: resident sets of ${loaded.map((mb) => `${fixed(mb)} MB`).join(', ')} under load, of which ` +
-      `${fileBacked.map((mb) => `${fixed(mb)} MB`).join(', ')} are file-backed pages (mostly the Node.js 24 binary's code, shared between ` +
-      'replicas in the page cache but counted in each). The rest is the V8 heap, which keeps what it grew under load, and native memory.')
+  const afterLoad = report.cost.afterLoadRssMb ?? []
+  if (unmet.has('largest replica RSS after every load run')) {
+    out.push(`replica memory: resident sets of ${mb(afterLoad)} after the load runs (${mb(report.cost.loadedFileBackedMb)} of them file-backed under ` +
+      'load: mostly the Node.js binary\'s code, shared between replicas in the page cache but counted in each). The rest is the V8 heap, ' +
+      'which keeps what it grew under load, and native memory.')
   }
   return out
 }
 
 export function renderMarkdown (report: Report): string {
+  const { machine, cost } = report
+  const pairs = report.runs.filter((r) => r.via === 'published')
+    .map((published) => ({ published, inside: find(report, published.scenario, published.replicas, 'inside') }))
+    .filter((pair): pair is { published: Run, inside: Run } => pair.inside !== undefined && pair.published.requestsPerSecond > 0)
+  const stackMemory = Object.values(cost.memoryMbByGroup ?? {}).reduce((sum, n) => sum + n, 0)
+  const profile = report.voteProfile
   const lines = [
     `# Benchmark ${report.startedAt}${report.smoke ? ' (smoke: short runs, not for comparison)' : ''}`,
     '',
-    `Machine: ${report.machine.cpu}, ${report.machine.cores} cores, ${report.machine.memoryGb} GiB. Load generator: ${report.generator}.`,
+    `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GiB; load average ${fixed(machine.loadBefore, 2)} before the bench, ` +
+      `${fixed(machine.loadAfter, 2)} after. Load generator: ${report.generator}.`,
     '',
     '## Targets',
     '',
@@ -107,22 +141,61 @@ export function renderMarkdown (report: Report): string {
     ...targets(report).map((t) => `| ${t.name} | ${t.value} | ${t.target} | ${t.met ? 'yes' : 'NO'} |`),
     '',
     ...(explanations(report).length > 0 ? ['## Targets not met, and why', '', ...explanations(report).map((line) => `- ${line}`), ''] : []),
+    '## Published port against inside the stack',
+    '',
+    'Requests per second from the host through the published port on 127.0.0.1, which Docker\'s userland port proxy (docker-proxy) ' +
+      'carries, against the same load from a container in nginx\'s network namespace, as remote clients arrive through Docker\'s NAT.',
+    '',
+    '| scenario | replicas | published | inside | inside / published | docker-proxy CPU per request (ms) |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...pairs.map(({ published, inside }) => `| ${published.scenario} | ${published.replicas} | ${fixed(published.requestsPerSecond, 0)} | ${fixed(inside.requestsPerSecond, 0)} | ` +
+      `${fixed(inside.requestsPerSecond / published.requestsPerSecond, 2)}x | ${fixed(published.cpuMsPerRequest['docker-proxy'] ?? 0, 3)} |`),
+    '',
+    '## A proxy on the host: the unix socket against the published port',
+    '',
+    'The same proxy on the host (nginx, bench/host-proxy.ts) passing requests on to the stack over its unix socket (compose.socket.yml), ' +
+      'or over the published port through docker-proxy; wrk on the host in front of it. CPU per request in milliseconds.',
+    '',
+    '| scenario | replicas | over the socket | over the port | socket / port | host proxy + docker-proxy + nginx CPU, socket | same, port |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    ...report.runs.filter((r) => r.via === 'host-socket').map((socket) => {
+      const port = find(report, socket.scenario, socket.replicas, 'host-port')
+      const frontCpu = (run?: Run) => ['host-proxy', 'docker-proxy', 'nginx'].reduce((sum, group) => sum + (run?.cpuMsPerRequest[group] ?? 0), 0)
+      return `| ${socket.scenario} | ${socket.replicas} | ${fixed(socket.requestsPerSecond, 0)} | ${fixed(port?.requestsPerSecond ?? 0, 0)} | ` +
+        `${port ? `${fixed(socket.requestsPerSecond / port.requestsPerSecond, 2)}x` : '-'} | ${fixed(frontCpu(socket), 3)} | ${fixed(frontCpu(port), 3)} |`
+    }),
+    '',
     '## Runs',
     '',
-    '| scenario | replicas | requests/s | p50 ms | p99 ms | max ms | errors | requests | generator CPU (cores) | machine CPU (cores of ' + report.machine.cores + ') |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...report.runs.map((r) => `| ${r.scenario} | ${r.replicas || '-'} | ${fixed(r.requestsPerSecond, 0)} | ${fixed(r.p50Ms, 2)} | ${fixed(r.p99Ms, 2)} | ${fixed(r.maxMs, 1)} | ${r.errors} | ${r.requests} | ${fixed(r.generatorCores, 2)} | ${fixed(r.machineCores, 2)} |`),
+    'CPU per request by container group, in milliseconds, from the containers\' cgroup counters (docker-proxy: its processes\' CPU time); ' +
+      `machine CPU in cores of ${machine.cores}.`,
     '',
+    `| scenario | replicas | via | requests/s | p50 ms | p99 ms | max ms | errors | requests | generator cores | machine cores | ${GROUPS.join(' | ')} |`,
+    `| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | ${GROUPS.map(() => '---').join(' | ')} |`,
+    ...report.runs.map((r) => `| ${r.scenario} | ${r.replicas || '-'} | ${r.via} | ${fixed(r.requestsPerSecond, 0)} | ${fixed(r.p50Ms, 2)} | ${fixed(r.p99Ms, 2)} | ${fixed(r.maxMs, 1)} | ${r.errors} | ${r.requests} | ` +
+      `${fixed(r.generatorCores, 2)} | ${fixed(r.machineCores, 2)} | ${GROUPS.map((group) => fixed(r.cpuMsPerRequest[group] ?? 0, 3)).join(' | ')} |`),
+    '',
+    ...(profile
+      ? ['## Where a vote\'s CPU goes', '',
+          `A CPU profile of the one replica while it took ballots (${fixed(profile.sampledMs, 0)} ms of busy samples; vote.cpuprofile opens in Chrome's DevTools). ` +
+          'Self time, as shares of the busy time:', '',
+          '| by package or file | share | | by function | share |', '| --- | --- | --- | --- | --- |',
+          ...profile.byArea.map((area, i) => `| ${area.name} | ${fixed(100 * area.share)} % | | ${profile.byFunction[i]?.name ?? ''} | ${profile.byFunction[i] ? `${fixed(100 * profile.byFunction[i].share)} %` : ''} |`),
+          '']
+      : []),
     '## Cost',
     '',
-    `- Time from \`docker compose up\` to every service healthy: ${report.cost.startupSeconds === undefined ? 'not measured (--reuse)' : `${fixed(report.cost.startupSeconds)} s`}`,
-    `- App image: ${fixed(report.cost.appImageMb ?? 0)} MB`,
-    `- Replica RSS idle: ${(report.cost.idleRssMb ?? []).map((mb) => `${fixed(mb)} MB`).join(', ')}`,
-    `- Replica RSS under read load: ${(report.cost.loadedRssMb ?? []).map((mb) => `${fixed(mb)} MB`).join(', ')} (file-backed: ${(report.cost.loadedFileBackedMb ?? []).map((mb) => `${fixed(mb)} MB`).join(', ')})`,
-    `- A crashed replica healthy again after: ${fixed(report.cost.crashRecoverySeconds ?? 0)} s`,
-    `- A replica killed with \`docker kill\` healthy again after: ${fixed(report.cost.killRecoverySeconds ?? 0)} s`,
-    `- A deploy of a changed setting (\`scripts/deploy.sh\`, every replica replaced) under reads at half their peak rate (each on a new connection): ${fixed(report.cost.deploySeconds ?? 0)} s, ` +
-      `${report.cost.deployFailedRequests ?? 0} of ${report.cost.deployRequests ?? 0} requests failed`,
+    `- Time from \`docker compose up\` to every service healthy: ${cost.startupSeconds === undefined ? 'not measured (--reuse)' : `${fixed(cost.startupSeconds)} s`}`,
+    `- App image: ${fixed(cost.appImageMb ?? 0)} MB`,
+    `- Replica RSS idle: ${mb(cost.idleRssMb)}`,
+    `- Replica RSS under read load: ${mb(cost.loadedRssMb)} (file-backed: ${mb(cost.loadedFileBackedMb)})`,
+    `- Replica RSS after every load run: ${mb(cost.afterLoadRssMb)}`,
+    `- The stack's memory then (anonymous memory of each service's containers, from their cgroups): ${fixed(stackMemory)} MB in all; ` +
+      Object.entries(cost.memoryMbByGroup ?? {}).sort((a, b) => b[1] - a[1]).map(([group, value]) => `${group} ${fixed(value)} MB`).join(', '),
+    `- A crashed replica healthy again after: ${fixed(cost.crashRecoverySeconds ?? 0)} s`,
+    `- A replica killed with \`docker kill\` healthy again after: ${fixed(cost.killRecoverySeconds ?? 0)} s`,
+    `- A deploy of a changed setting (\`scripts/deploy.sh\`, every replica replaced) under reads at half their peak rate (each on a new connection): ${fixed(cost.deploySeconds ?? 0)} s, ` +
+      `${cost.deployFailedRequests ?? 0} of ${cost.deployRequests ?? 0} requests failed`,
     ''
   ]
   return lines.join('\n')
@@ -131,7 +204,7 @@ export function renderMarkdown (report: Report): string {
 // Two bar panels: throughput and p99 latency per scenario, one bar per replica count.
 export function renderSvg (report: Report): string {
   const runs = report.runs.filter((r) => r.requestsPerSecond > 0 || r.scenario === 'fan-out')
-  const labels = runs.map((r) => `${r.scenario}${r.replicas ? ` ×${r.replicas}` : ''}`)
+  const labels = runs.map((r) => `${r.scenario}${r.replicas ? ` ×${r.replicas}` : ''}${r.via === 'inside' ? ' in' : ''}`)
   const width = 60 + runs.length * 34
   const panel = (title: string, values: number[], unit: string, top: number, colour: string) => {
     const max = Math.max(1, ...values)

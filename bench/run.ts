@@ -1,35 +1,49 @@
 // npm run bench [-- --smoke] [-- --reuse]
-// Brings the stack up (project polls-bench, with bench/compose.bench.yml), loads it through
-// nginx's published port on 127.0.0.1 with wrk, and writes a report (Markdown, JSON, SVG)
-// under bench/results/<time>/. Every run is bounded in duration; --smoke makes them short.
+// Brings the stack up (project polls-bench, with bench/compose.bench.yml) and loads it two ways:
+// through nginx's published port on 127.0.0.1, the path of a reverse proxy on the same host,
+// which Docker's userland port proxy carries; and from inside nginx's network namespace, the
+// path of remote clients through Docker's NAT. Each run's CPU is read per container from the
+// cgroup counters. Writes a report (Markdown, JSON, SVG, and a CPU profile of votes) under
+// bench/results/<time>/. Every run is bounded in duration; --smoke makes them short.
 // --reuse keeps using a polls-bench stack left running by an earlier --keep run.
 import { spawn } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { cpus, totalmem } from 'node:os'
+import { cpus, loadavg, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { requireCommands } from '../support/commands.js'
 import { composeProject, docker, inspect, runningHealthySince } from '../support/docker.js'
+import { run } from '../support/run.js'
 import { waitUntil } from '../support/wait.js'
+import { type CpuProfile, summariseProfile } from './cpu-profile.js'
 import { measureFanOut } from './fanout.js'
-import { castBallots } from './vote-load.js'
-import { renderMarkdown, renderSvg, type Report, type Run } from './report.js'
+import { prepareSocketDir, SOCKET_DIR, startHostProxy } from './host-proxy.js'
+import { containerMemoryMb, type Tracked, trackedOf, withGroupCpu } from './resources.js'
+import { castBallots, type VoteLoadResult } from './vote-load.js'
+import { renderMarkdown, renderSvg, type Report, type Run, type Via } from './report.js'
 
 const args = new Set(process.argv.slice(2))
 const SMOKE = args.has('--smoke')
 const DURATION_S = SMOKE ? 2 : 10
 const CONNECTIONS = 64
 const THREADS = 2
-const USERS = SMOKE ? 5000 : 40000
+const USERS = SMOKE ? 10_000 : 72_000
 const READ_VOTES = SMOKE ? 500 : 5000
 const STREAMS = SMOKE ? 100 : 1000
+const VIAS: Via[] = ['published', 'inside']
+const NGINX_IMAGE = 'polls-nginx:latest'
 
 const port = Number(process.env.POLLS_PORT ?? 18090)
-const base = `http://127.0.0.1:${port}`
+const PROJECT = 'polls-bench'
+// Where each load generator sends its requests; the host proxy's ports once it runs.
+const baseOf: Partial<Record<Via, string>> = { published: `http://127.0.0.1:${port}`, inside: 'http://127.0.0.1:8080' }
+const base = baseOf.published!
+// Containers outside the project whose CPU counts as well (the host proxy, while it runs).
+let alsoTracked: Tracked[] = []
 const { compose, containers, deploy, waitHealthy } = composeProject({
-  name: 'polls-bench',
-  files: ['docker-compose.yml', 'bench/compose.bench.yml'],
-  env: { POLLS_PORT: String(port), POLLS_HOST: '127.0.0.1', BUILD_CA_FILE: process.env.BUILD_CA_FILE ?? process.env.NODE_EXTRA_CA_CERTS ?? '/dev/null' }
+  name: PROJECT,
+  files: ['docker-compose.yml', 'compose.socket.yml', 'bench/compose.bench.yml'],
+  env: { POLLS_SOCKET_DIR: SOCKET_DIR, POLLS_PORT: String(port), POLLS_HOST: '127.0.0.1', BUILD_CA_FILE: process.env.BUILD_CA_FILE ?? process.env.NODE_EXTRA_CA_CERTS ?? '/dev/null' }
 })
 const waitStackHealthy = (replicas: number) => waitHealthy({ app: replicas, mysql: 1, redis: 1, nginx: 1, autorestart: 1 }, 180_000)
 
@@ -72,13 +86,6 @@ function cpuTicks (): { busy: number, total: number } {
   const total = fields.reduce((sum, n) => sum + n, 0)
   return { busy: total - idle, total }
 }
-async function withMachineCpu<T> (work: () => Promise<T>): Promise<T & { machineCores: number }> {
-  const before = cpuTicks()
-  const result = await work()
-  const after = cpuTicks()
-  return { ...result, machineCores: ((after.busy - before.busy) / (after.total - before.total)) * cpus().length }
-}
-
 interface WrkResult {
   requests: number
   seconds: number
@@ -86,27 +93,38 @@ interface WrkResult {
   latencyMs: { p50: number, p90: number, p99: number, max: number, mean: number }
 }
 
-// One wrk run; also returns the CPU wrk itself used and the machine's, in cores.
-async function wrk (scenarioArgs: string[], durationS = DURATION_S, connections = CONNECTIONS): Promise<WrkResult & { generatorCores: number, machineCores: number }> {
-  return withMachineCpu(() => wrkRun(scenarioArgs, durationS, connections))
+interface Measured<T> { result: T, machineCores: number, cpuSeconds: Record<string, number> }
+
+// The CPU of the whole machine and of each container group while `work` ran.
+async function measured<T> (work: () => Promise<T>): Promise<Measured<T>> {
+  const before = cpuTicks()
+  const { result, cpuSeconds } = await withGroupCpu(PROJECT, work, alsoTracked)
+  const after = cpuTicks()
+  return { result, cpuSeconds, machineCores: ((after.busy - before.busy) / (after.total - before.total)) * cpus().length }
 }
 
-const wrkArgs = (scenarioArgs: string[], durationS: number, connections: number) => ['-t', String(THREADS), '-c', String(connections),
-  '-d', `${durationS}s`, '--timeout', '5s', '-s', 'bench/wrk/scenario.lua', base, '--', ...scenarioArgs]
-const wrkEnv = (connections: number) => ({ ...process.env, WRK_THREADS: String(THREADS), WRK_CONNECTIONS: String(connections) })
+const wrkArgs = (scenarioArgs: string[], durationS: number, connections: number, target = base) => ['-t', String(THREADS), '-c', String(connections),
+  '-d', `${durationS}s`, '--timeout', '5s', '-s', 'bench/wrk/scenario.lua', target, '--', ...scenarioArgs]
+const wrkEnv = (connections: number) => ({ WRK_THREADS: String(THREADS), WRK_CONNECTIONS: String(connections) })
+// wrk under bash's `time`, for the CPU the generator itself used.
+const TIMED_WRK = 'TIMEFORMAT="cpu %R %U %S"; { time wrk "$@"; } 2>&1'
 
-async function wrkRun (scenarioArgs: string[], durationS: number, connections: number): Promise<WrkResult & { generatorCores: number }> {
-  const command = ['wrk', ...wrkArgs(scenarioArgs, durationS, connections)]
-  const child = spawn('bash', ['-c', 'TIMEFORMAT="cpu %R %U %S"; time "$@"', 'wrk', ...command], { env: wrkEnv(connections) })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (chunk) => { stdout += chunk })
-  child.stderr.on('data', (chunk) => { stderr += chunk })
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
-  const json = stdout.split('\n').find((line) => line.startsWith('{'))
-  if (code !== 0 || !json) throw new Error(`wrk failed (${code}): ${stdout}\n${stderr}`)
-  const [real, user, system] = /cpu ([\d.]+) ([\d.]+) ([\d.]+)/.exec(stderr)!.slice(1).map(Number) as [number, number, number]
-  return { ...JSON.parse(json) as WrkResult, generatorCores: (user + system) / real }
+// One wrk run, from the host or from inside nginx's network namespace (the bench-wrk image,
+// which reads bench/ at the same relative paths).
+async function wrk (via: Via, scenarioArgs: string[], durationS = DURATION_S, connections = CONNECTIONS): Promise<Measured<WrkResult & { generatorCores: number }>> {
+  const argv = wrkArgs(scenarioArgs, durationS, connections, baseOf[via])
+  return measured(async () => {
+    const output = via === 'inside'
+      ? await compose(['--profile', 'bench-tools', 'run', '--rm', '--no-deps', '-T',
+        ...Object.entries(wrkEnv(connections)).flatMap(([name, value]) => ['-e', `${name}=${value}`]),
+        '--entrypoint', 'bash', 'wrk', '-c', TIMED_WRK, 'wrk', ...argv])
+      : (await run('bash', ['-c', TIMED_WRK, 'wrk', ...argv], { env: { ...process.env, ...wrkEnv(connections) } })).stdout
+    const json = output.split('\n').find((line) => line.startsWith('{'))
+    const times = /cpu ([\d.]+) ([\d.]+) ([\d.]+)/.exec(output)
+    if (!json || !times) throw new Error(`wrk printed no result: ${output}`)
+    const [real, user, system] = times.slice(1).map(Number) as [number, number, number]
+    return { ...JSON.parse(json) as WrkResult, generatorCores: (user + system) / real }
+  })
 }
 
 // wrk for as long as `work` takes: started for longer than any work here, then stopped with
@@ -115,7 +133,7 @@ async function wrkRun (scenarioArgs: string[], durationS: number, connections: n
 // that nginx closes when it reloads (as it does whenever the replicas change), although no
 // request was on it, and a client would simply open another.
 async function wrkDuring<T> (scenarioArgs: string[], work: () => Promise<T>): Promise<{ load: WrkResult, result: T }> {
-  const child = spawn('wrk', ['-H', 'Connection: close', ...wrkArgs(scenarioArgs, 3600, CONNECTIONS)], { env: wrkEnv(CONNECTIONS) })
+  const child = spawn('wrk', ['-H', 'Connection: close', ...wrkArgs(scenarioArgs, 3600, CONNECTIONS)], { env: { ...process.env, ...wrkEnv(CONNECTIONS) } })
   let stdout = ''
   child.stdout.on('data', (chunk) => { stdout += chunk })
   const closed = new Promise<number | null>((resolve) => child.on('close', resolve))
@@ -131,11 +149,16 @@ async function wrkDuring<T> (scenarioArgs: string[], work: () => Promise<T>): Pr
   return { load: JSON.parse(json) as WrkResult, result }
 }
 
-function toRun (scenario: string, replicas: number, result: WrkResult & { generatorCores: number, machineCores: number }, extra: Partial<Run> = {}): Run {
+// CPU per request by container group, in milliseconds.
+const perRequestMs = (cpuSeconds: Record<string, number>, requests: number) =>
+  Object.fromEntries(Object.entries(cpuSeconds).map(([group, seconds]) => [group, requests === 0 ? 0 : (seconds * 1000) / requests]))
+
+function toRun (scenario: string, replicas: number, via: Via, { result, machineCores, cpuSeconds }: Measured<WrkResult & { generatorCores: number }>): Run {
   const errors = Object.values(result.errors).reduce((sum, n) => sum + n, 0)
   return {
     scenario,
     replicas,
+    via,
     requestsPerSecond: result.requests / result.seconds,
     requests: result.requests,
     errors,
@@ -143,8 +166,27 @@ function toRun (scenario: string, replicas: number, result: WrkResult & { genera
     p99Ms: result.latencyMs.p99,
     maxMs: result.latencyMs.max,
     generatorCores: result.generatorCores,
-    machineCores: result.machineCores,
-    ...extra
+    machineCores,
+    cpuMsPerRequest: perRequestMs(cpuSeconds, result.requests)
+  }
+}
+
+function voteRun (replicas: number, via: Via, { result, machineCores, cpuSeconds }: Measured<VoteLoadResult>, counted: number): Run {
+  return {
+    scenario: 'vote',
+    replicas,
+    via,
+    requestsPerSecond: result.requests / result.seconds,
+    requests: result.requests,
+    errors: result.errors,
+    p50Ms: result.p50Ms,
+    p99Ms: result.p99Ms,
+    maxMs: result.maxMs,
+    generatorCores: result.generatorCores,
+    machineCores,
+    cpuMsPerRequest: perRequestMs(cpuSeconds, result.requests),
+    accepted: result.accepted,
+    counted
   }
 }
 
@@ -160,8 +202,26 @@ async function mysqlCount (sql: string): Promise<number> {
   return Number(out.trim())
 }
 
+// A CPU profile of the one replica while it takes ballots (from the host): SIGUSR1 opens its
+// inspector on its own 127.0.0.1, where bench/cpu-profile.ts, in a container sharing the
+// replica's network namespace, drives the profiler.
+async function profileVotes (pollId: number, choiceIds: number[], cookies: string[]): Promise<CpuProfile> {
+  const [replica] = await containers('app')
+  await docker(['kill', '--signal', 'USR1', replica!.ID])
+  const seconds = SMOKE ? 3 : 10
+  const image = await inspect(replica!.ID, '{{.Config.Image}}')
+  const profiling = docker(['run', '--rm', '--network', `container:${replica!.ID}`, '-v', `${process.cwd()}/bench:/app/bench:ro`,
+    '--entrypoint', 'node', image, 'bench/cpu-profile.ts', String(seconds)])
+  // The profiler starts within about a second; the ballots last longer than the profile.
+  await sleep(1500)
+  const [profile] = await Promise.all([profiling, castBallots(base, pollId, choiceIds, cookies, CONNECTIONS)])
+  return JSON.parse(profile) as CpuProfile
+}
+
 async function main (): Promise<void> {
   const started = new Date()
+  // The machine's load average over the minute before: how busy it was besides the bench.
+  const loadBefore = loadavg()[0]!
   const outDir = join('bench/results', started.toISOString().replace(/[:.]/g, '-'))
   mkdirSync(outDir, { recursive: true })
   const runs: Run[] = []
@@ -171,7 +231,8 @@ async function main (): Promise<void> {
   if (!args.has('--reuse')) {
     log('building images')
     await compose(['down', '--volumes', '--timeout', '20']).catch(() => '')
-    await compose(['build'])
+    await compose(['--profile', 'bench-tools', 'build'])
+    await prepareSocketDir(NGINX_IMAGE)
     log('starting the stack')
     const upStarted = Date.now()
     await compose(['up', '-d', '--no-build'])
@@ -198,68 +259,99 @@ async function main (): Promise<void> {
   const readPath = `/api/polls/${seed.readPollId}`
   const choices = seed.voteChoiceIds.join(',')
   const voteBudget = SMOKE ? 1000 : 8000
+  let voteProfile: Report['voteProfile']
+
+  const votePollCount = () => mysqlCount(`SELECT COUNT(*) FROM ballots WHERE poll_id = ${seed.votePollId}`)
+  // Ballots, one per fresh user, from the host or from inside nginx's network namespace.
+  const castVotes = async (replicas: number, via: Via) => {
+    const cookies = takeCookies(voteBudget)
+    const before = await votePollCount()
+    const vote = await measured(async () => via === 'published'
+      ? castBallots(base, seed.votePollId, seed.voteChoiceIds, cookies, CONNECTIONS)
+      : JSON.parse(await compose(['--profile', 'bench-tools', 'run', '--rm', '--no-deps', '-T', 'ballots',
+        baseOf.inside!, String(seed.votePollId), choices, cookieFileOf(cookies), String(CONNECTIONS)])) as VoteLoadResult)
+    return voteRun(replicas, via, vote, await votePollCount() - before)
+  }
 
   for (const replicas of [1, 4]) {
     log(`${replicas} replica(s)`)
     await scale(replicas)
     if (replicas === 4) cost.idleRssMb = (await replicaRssMb()).rss
-    runs.push(toRun('static', replicas, await wrk(['get', '/bench/static.txt'])))
-    runs.push(toRun('proxy', replicas, await wrk(['get', '/bench/healthz'])))
-    await wrk(['get', readPath], 2)
-    const read = wrk(['get', readPath])
-    if (replicas === 4) {
-      await sleep(DURATION_S * 500)
-      const loaded = await replicaRssMb()
-      cost.loadedRssMb = loaded.rss
-      cost.loadedFileBackedMb = loaded.fileBacked
+    for (const via of VIAS) {
+      log(`${replicas} replica(s), ${via}`)
+      runs.push(toRun('static', replicas, via, await wrk(via, ['get', '/bench/static.txt'])))
+      runs.push(toRun('proxy', replicas, via, await wrk(via, ['get', '/bench/healthz'])))
+      await wrk(via, ['get', readPath], 2)
+      const read = wrk(via, ['get', readPath])
+      if (replicas === 4 && via === 'published') {
+        await sleep(DURATION_S * 500)
+        const loaded = await replicaRssMb()
+        cost.loadedRssMb = loaded.rss
+        cost.loadedFileBackedMb = loaded.fileBacked
+      }
+      runs.push(toRun('read', replicas, via, await read))
+      runs.push(toRun('list', replicas, via, await wrk(via, ['get', '/api/polls'])))
+      runs.push(await castVotes(replicas, via))
+      runs.push(toRun('mixed', replicas, via, await wrk(via, ['mixed', readPath, String(seed.votePollId), choices, cookieFileOf(takeCookies(voteBudget))])))
     }
-    runs.push(toRun('read', replicas, await read))
-    runs.push(toRun('list', replicas, await wrk(['get', '/api/polls'])))
 
-    const before = await mysqlCount(`SELECT COUNT(*) FROM ballots WHERE poll_id = ${seed.votePollId}`)
-    const vote = await withMachineCpu(() => castBallots(base, seed.votePollId, seed.voteChoiceIds, takeCookies(voteBudget), CONNECTIONS))
-    const counted = await mysqlCount(`SELECT COUNT(*) FROM ballots WHERE poll_id = ${seed.votePollId}`) - before
-    runs.push({
-      scenario: 'vote',
-      replicas,
-      requestsPerSecond: vote.requests / vote.seconds,
-      requests: vote.requests,
-      errors: vote.errors,
-      p50Ms: vote.p50Ms,
-      p99Ms: vote.p99Ms,
-      maxMs: vote.maxMs,
-      generatorCores: vote.generatorCores,
-      machineCores: vote.machineCores,
-      accepted: vote.accepted,
-      counted
-    })
-
-    const mixed = await wrk(['mixed', readPath, String(seed.votePollId), choices, cookieFileOf(takeCookies(voteBudget))])
-    runs.push(toRun('mixed', replicas, mixed))
+    if (replicas === 1) {
+      log('a CPU profile of the replica under votes')
+      const profile = await profileVotes(seed.votePollId, seed.voteChoiceIds, takeCookies(voteBudget / 2))
+      writeFileSync(join(outDir, 'vote.cpuprofile'), JSON.stringify(profile))
+      voteProfile = summariseProfile(profile)
+    }
 
     log(`fan-out with ${STREAMS} streams`)
-    const fanOut = await withMachineCpu(() => measureFanOut(base, seed.votePollId, seed.voteChoiceIds, seed.cookies.slice(nextCookie, nextCookie + 20), STREAMS, SMOKE ? 3 : 10))
-    nextCookie += 20
-    runs.push({ scenario: 'fan-out', replicas, requestsPerSecond: 0, requests: fanOut.samples, errors: fanOut.errors, p50Ms: fanOut.p50Ms, p99Ms: fanOut.p99Ms, maxMs: fanOut.maxMs, generatorCores: 0, machineCores: fanOut.machineCores })
+    const fanOut = await measured(() => measureFanOut(base, seed.votePollId, seed.voteChoiceIds, takeCookies(20), STREAMS, SMOKE ? 3 : 10))
+    const { result: fan } = fanOut
+    runs.push({ scenario: 'fan-out', replicas, via: 'published', requestsPerSecond: 0, requests: fan.samples, errors: fan.errors, p50Ms: fan.p50Ms, p99Ms: fan.p99Ms, maxMs: fan.maxMs, generatorCores: 0, machineCores: fanOut.machineCores, cpuMsPerRequest: perRequestMs(fanOut.cpuSeconds, fan.samples) })
   }
 
   log('read sweep over 1, 2, 4, 8 replicas')
   for (const replicas of [1, 2, 4, 8]) {
     await scale(replicas)
-    await wrk(['get', readPath], 2)
-    runs.push(toRun('read-sweep', replicas, await wrk(['get', readPath])))
+    for (const via of VIAS) {
+      await wrk(via, ['get', readPath], 2)
+      runs.push(toRun('read-sweep', replicas, via, await wrk(via, ['get', readPath])))
+    }
   }
 
   log('read at 70 % of its peak rate, 4 replicas')
   await scale(4)
-  const peak = runs.find((r) => r.scenario === 'read' && r.replicas === 4)!.requestsPerSecond
-  const paced = await wrk(['get', readPath, String(Math.round(peak * 0.7))])
-  runs.push(toRun('read@70%', 4, paced))
+  const peak = runs.find((r) => r.scenario === 'read' && r.replicas === 4 && r.via === 'published')!.requestsPerSecond
+  for (const via of VIAS) {
+    runs.push(toRun('read@70%', 4, via, await wrk(via, ['get', readPath, String(Math.round(peak * 0.7))])))
+  }
+
+  log('a proxy on the host: over the unix socket, and over the published port')
+  const hostProxy = await startHostProxy(NGINX_IMAGE, port)
+  try {
+    alsoTracked = [{ group: 'host-proxy', id: hostProxy.containerId }]
+    baseOf['host-socket'] = hostProxy.overSocket
+    baseOf['host-port'] = hostProxy.overPort
+    for (const via of ['host-socket', 'host-port'] as const) {
+      await wrk(via, ['get', '/bench/healthz'], 2)
+      runs.push(toRun('static', 4, via, await wrk(via, ['get', '/bench/static.txt'])))
+      runs.push(toRun('proxy', 4, via, await wrk(via, ['get', '/bench/healthz'])))
+      runs.push(toRun('read', 4, via, await wrk(via, ['get', readPath])))
+    }
+  } finally {
+    alsoTracked = []
+    await hostProxy.stop()
+  }
 
   log('raw inserts straight into MySQL')
-  const raw = await withMachineCpu(() => scriptInApp<{ rows: number, seconds: number, rate: number }>('bench/raw-insert.mjs', [String(SMOKE ? 1000 : 8000), String(CONNECTIONS)]))
+  const raw = await measured(() => scriptInApp<{ rows: number, seconds: number, rate: number }>('bench/raw-insert.mjs', [String(SMOKE ? 1000 : 8000), String(CONNECTIONS)]))
   // (machine CPU here includes the container's start and the seeding of the raw poll)
-  runs.push({ scenario: 'raw-insert', replicas: 0, requestsPerSecond: raw.rate, requests: raw.rows, errors: 0, p50Ms: 0, p99Ms: 0, maxMs: 0, generatorCores: 0, machineCores: raw.machineCores })
+  runs.push({ scenario: 'raw-insert', replicas: 0, via: 'inside', requestsPerSecond: raw.result.rate, requests: raw.result.rows, errors: 0, p50Ms: 0, p99Ms: 0, maxMs: 0, generatorCores: 0, machineCores: raw.machineCores, cpuMsPerRequest: perRequestMs(raw.cpuSeconds, raw.result.rows) })
+
+  // Before the recovery and deploy steps below replace replicas with fresh ones.
+  cost.afterLoadRssMb = (await replicaRssMb()).rss
+  cost.memoryMbByGroup = {}
+  for (const { group, id } of await trackedOf(PROJECT)) {
+    if (group !== 'docker-proxy') cost.memoryMbByGroup[group] = (cost.memoryMbByGroup[group] ?? 0) + containerMemoryMb(id)
+  }
 
   log('time for a crashed replica to be healthy again')
   const [crashing, killed] = await containers('app')
@@ -281,11 +373,14 @@ async function main (): Promise<void> {
   const report: Report = {
     startedAt: started.toISOString(),
     smoke: SMOKE,
-    machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGb: Math.round(totalmem() / 2 ** 30) },
+    machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGb: Math.round(totalmem() / 2 ** 30), loadBefore, loadAfter: loadavg()[0]! },
     generator: `wrk 4.1 (${THREADS} threads, ${CONNECTIONS} connections, ${DURATION_S} s per run) on the same machine as the stack; ` +
-      `for vote, a Node.js client (${CONNECTIONS} concurrent requests, one per seeded user, every answer awaited) so accepted ballots can be counted exactly`,
+      `for vote, a Node.js client (${CONNECTIONS} concurrent requests, one per seeded user, every answer awaited) so accepted ballots can be counted exactly. ` +
+      'Each scenario runs twice: from the host through the published port on 127.0.0.1 (Docker\'s userland port proxy carries it), ' +
+      'and from a container in nginx\'s network namespace (the path of remote clients through Docker\'s NAT)',
     runs,
-    cost
+    cost,
+    voteProfile
   }
   writeFileSync(join(outDir, 'report.json'), JSON.stringify(report, null, 2))
   writeFileSync(join(outDir, 'report.md'), renderMarkdown(report))

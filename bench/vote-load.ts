@@ -1,5 +1,16 @@
+// Ballots as fast as the stack takes them. Imported by bench/run.ts, and also run on its own,
+// with Node's type stripping and no dependencies, in a container inside nginx's network
+// namespace (what a remote client gets, without Docker's port proxy):
+//   node bench/vote-load.ts BASE POLL CHOICES COOKIE_FILE CONCURRENCY
+// which prints the result as one JSON line.
+import { readFileSync } from 'node:fs'
 import { Agent, request } from 'node:http'
-import { percentile } from './fanout.js'
+import { fileURLToPath } from 'node:url'
+
+export function percentile (sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!
+}
 
 export interface VoteLoadResult {
   requests: number
@@ -62,4 +73,11 @@ export async function castBallots (base: string, pollId: number, choiceIds: numb
     maxMs: latencies.at(-1) ?? 0,
     generatorCores: (cpu.user + cpu.system) / 1e6 / seconds
   }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const [base, pollId, choiceIds, cookieFile, concurrency] = process.argv.slice(2)
+  const cookies = readFileSync(cookieFile!, 'utf8').split('\n').filter(Boolean)
+  const result = await castBallots(base!, Number(pollId), choiceIds!.split(',').map(Number), cookies, Number(concurrency))
+  process.stdout.write(JSON.stringify(result) + '\n')
 }
