@@ -112,6 +112,32 @@ export function explanations (report: Report): string[] {
       'and nothing else; a vote also costs an HTTP request through nginx, the session read from Redis, the change published to Redis, ' +
       'the fresh tally read back and JSON in and out, on the same cores as MySQL.')
   }
+  const read4 = find(report, 'read', 4)
+  if (vote4 && read4 && unmet.has('Node CPU per vote / per cached read (4 replicas)')) {
+    const profile = report.voteProfile
+    const share = (names: string[]) => fixed(100 * (profile?.byFunction ?? []).filter((f) => names.some((name) => f.name.startsWith(name))).reduce((sum, f) => sum + f.share, 0))
+    const areaShare = (name: string) => fixed(100 * (profile?.byArea.find((area) => area.name === name)?.share ?? 0))
+    out.push(`Node CPU per vote: a cached read of a poll by an anonymous client costs a replica ${fixed(appCpuMs(read4), 2)} ms: one HTTP request ` +
+      'parsed and answered from the instance\'s cache, with no round trip to MySQL or Redis. A vote costs ' +
+      `${fixed(appCpuMs(vote4), 2)} ms: the session read from Redis, five MySQL round trips for the ballot's transaction (BEGIN, the ` +
+      'guarded INSERT of the ballot, the counters\' UPDATE, the INSERT of its choices, COMMIT), the change published to Redis and the ' +
+      'tally read back (shared by concurrent votes on the poll). ' +
+      (profile
+        ? `The profile of a replica under ballots puts ${share(['writeBuffer', 'writeUtf8String'])} % of its busy time in writes to sockets ` +
+          `(one per round trip), ${areaShare('drizzle-orm')} % in drizzle-orm building statements and mapping rows, ${areaShare('mysql2')} % in mysql2 and ` +
+          `${areaShare('(garbage collector)')} % in garbage collection. `
+        : '') +
+      'The next lever is fewer round trips per ballot: the transaction as one statement batch or stored procedure, which would take ' +
+      'four of the eight away; a read served from the cache will still cost a fraction of that.')
+  }
+  const proxy4 = find(report, 'proxy', 4)
+  const static4 = find(report, 'static', 4)
+  if (proxy4 && static4 && unmet.has('proxy ceiling / static ceiling')) {
+    const front = (run: Run) => fixed(GROUPS.filter((group) => group !== 'app').reduce((sum, group) => sum + (run.cpuMsPerRequest[group] ?? 0), 0), 3)
+    out.push(`proxy / static ceiling: a static file costs ${front(static4)} ms of CPU per request outside the replicas (nginx, docker-proxy); ` +
+      `a request that reaches a replica costs ${front(proxy4)} ms there and ${fixed(appCpuMs(proxy4), 3)} ms in the replica's Node.js ` +
+      '(HTTP parsing and answering, Fastify\'s hooks), on the same two cores as the load generator.')
+  }
   const afterLoad = report.cost.afterLoadRssMb ?? []
   if (unmet.has('largest replica RSS after every load run')) {
     out.push(`replica memory: resident sets of ${mb(afterLoad)} after the load runs (${mb(report.cost.loadedFileBackedMb)} of them file-backed under ` +
