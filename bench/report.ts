@@ -37,6 +37,8 @@ export interface Report {
   // replicas); memoryMbByGroup is each service's anonymous memory, from its cgroups.
   cost: { startupSeconds?: number, appImageMb?: number, idleRssMb?: number[], loadedRssMb?: number[], loadedFileBackedMb?: number[], afterLoadRssMb?: number[], memoryMbByGroup?: Record<string, number>, crashRecoverySeconds?: number, killRecoverySeconds?: number, deploySeconds?: number, deployRequests?: number, deployFailedRequests?: number }
   voteProfile?: ProfileSummary
+  // One replica under reads then ballots (from inside) per V8 setting, the image's first.
+  memorySweep?: Array<{ nodeOptions: string, rssMb: number, readPerSecond: number, votePerSecond: number, errors: number }>
 }
 
 const find = (report: Report, scenario: string, replicas: number, via: Via = 'published') =>
@@ -142,7 +144,8 @@ export function explanations (report: Report): string[] {
   if (unmet.has('largest replica RSS after every load run')) {
     out.push(`replica memory: resident sets of ${mb(afterLoad)} after the load runs (${mb(report.cost.loadedFileBackedMb)} of them file-backed under ` +
       'load: mostly the Node.js binary\'s code, shared between replicas in the page cache but counted in each). The rest is the V8 heap, ' +
-      'which keeps what it grew under load, and native memory.')
+      'which keeps what it grew under load, and native memory.' +
+      (report.memorySweep?.length ? ' The memory sweep below shows what V8\'s settings can take away, and at what cost in throughput.' : ''))
   }
   return out
 }
@@ -209,6 +212,7 @@ export function renderMarkdown (report: Report): string {
           ...profile.byArea.map((area, i) => `| ${area.name} | ${fixed(100 * area.share)} % | | ${profile.byFunction[i]?.name ?? ''} | ${profile.byFunction[i] ? `${fixed(100 * profile.byFunction[i].share)} %` : ''} |`),
           '']
       : []),
+    ...(report.memorySweep && report.memorySweep.length > 0 ? renderMemorySweep(report.memorySweep) : []),
     '## Cost',
     '',
     `- Time from \`docker compose up\` to every service healthy: ${cost.startupSeconds === undefined ? 'not measured (--reuse)' : `${fixed(cost.startupSeconds)} s`}`,
@@ -225,6 +229,19 @@ export function renderMarkdown (report: Report): string {
     ''
   ]
   return lines.join('\n')
+}
+
+function renderMemorySweep (sweep: NonNullable<Report['memorySweep']>): string[] {
+  const [image] = sweep
+  const within = sweep.filter((row) => row.errors === 0 && row.readPerSecond >= 0.9 * image!.readPerSecond && row.votePerSecond >= 0.9 * image!.votePerSecond)
+  const lowest = within.reduce((best, row) => (row.rssMb < best.rssMb ? row : best), image!)
+  return ['## Memory against V8 settings', '',
+    'One replica, recreated with each setting, then reads and ballots from inside nginx\'s network namespace; its resident set after them. ' +
+      `Lowest within 10 % of the image's throughput: ${fixed(lowest.rssMb)} MB with \`${lowest.nodeOptions}\`.`, '',
+    '| NODE_OPTIONS | RSS after | read/s | vote/s | errors |', '| --- | --- | --- | --- | --- |',
+    ...sweep.map((row, i) => `| \`${row.nodeOptions}\`${i === 0 ? ' (the image\'s)' : ''} | ${fixed(row.rssMb)} MB | ${fixed(row.readPerSecond, 0)} (${fixed(pct(row.readPerSecond, image!.readPerSecond), 0)} %) | ` +
+      `${fixed(row.votePerSecond, 0)} (${fixed(pct(row.votePerSecond, image!.votePerSecond), 0)} %) | ${row.errors} |`),
+    '']
 }
 
 // Two bar panels: throughput and p99 latency per scenario, one bar per replica count.

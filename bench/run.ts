@@ -27,11 +27,14 @@ const SMOKE = args.has('--smoke')
 const DURATION_S = SMOKE ? 2 : 10
 const CONNECTIONS = 64
 const THREADS = 2
-const USERS = SMOKE ? 10_000 : 72_000
+const USERS = SMOKE ? 11_000 : 80_000
 const READ_VOTES = SMOKE ? 500 : 5000
 const STREAMS = SMOKE ? 100 : 1000
 const VIAS: Via[] = ['published', 'inside']
 const NGINX_IMAGE = 'polls-nginx:latest'
+// V8 settings the memory sweep tries beside the image's own: smaller young generations, and a
+// capped old generation.
+const NODE_OPTIONS_TRIED = ['--max-semi-space-size=8', '--max-semi-space-size=4', '--max-semi-space-size=4 --max-old-space-size=64']
 
 const port = Number(process.env.POLLS_PORT ?? 18090)
 const PROJECT = 'polls-bench'
@@ -40,10 +43,12 @@ const baseOf: Partial<Record<Via, string>> = { published: `http://127.0.0.1:${po
 const base = baseOf.published!
 // Containers outside the project whose CPU counts as well (the host proxy, while it runs).
 let alsoTracked: Tracked[] = []
+// Read by every compose command; the memory sweep sets BENCH_NODE_OPTIONS.
+const stackEnv: Record<string, string> = { POLLS_SOCKET_DIR: SOCKET_DIR, POLLS_PORT: String(port), POLLS_HOST: '127.0.0.1', BUILD_CA_FILE: process.env.BUILD_CA_FILE ?? process.env.NODE_EXTRA_CA_CERTS ?? '/dev/null' }
 const { compose, containers, deploy, waitHealthy } = composeProject({
   name: PROJECT,
   files: ['docker-compose.yml', 'compose.socket.yml', 'bench/compose.bench.yml'],
-  env: { POLLS_SOCKET_DIR: SOCKET_DIR, POLLS_PORT: String(port), POLLS_HOST: '127.0.0.1', BUILD_CA_FILE: process.env.BUILD_CA_FILE ?? process.env.NODE_EXTRA_CA_CERTS ?? '/dev/null' }
+  env: stackEnv
 })
 const waitStackHealthy = (replicas: number) => waitHealthy({ app: replicas, mysql: 1, redis: 1, nginx: 1, autorestart: 1 }, 180_000)
 
@@ -197,6 +202,11 @@ async function scriptInApp<T> (script: string, scriptArgs: string[]): Promise<T>
   return JSON.parse(out.split('\n').find((line) => line.startsWith('{'))!) as T
 }
 
+async function imageSetting (name: string): Promise<string> {
+  const env = JSON.parse(await docker(['image', 'inspect', '-f', '{{json .Config.Env}}', 'polls-app:latest'])) as string[]
+  return env.find((line) => line.startsWith(`${name}=`))?.slice(name.length + 1) ?? ''
+}
+
 async function mysqlCount (sql: string): Promise<number> {
   const out = await compose(['exec', '-T', 'mysql', 'sh', '-c', `MYSQL_PWD="$(cat /run/secrets/polls/root_password)" mysql -uroot -N -e "${sql}" polls`])
   return Number(out.trim())
@@ -263,8 +273,8 @@ async function main (): Promise<void> {
 
   const votePollCount = () => mysqlCount(`SELECT COUNT(*) FROM ballots WHERE poll_id = ${seed.votePollId}`)
   // Ballots, one per fresh user, from the host or from inside nginx's network namespace.
-  const castVotes = async (replicas: number, via: Via) => {
-    const cookies = takeCookies(voteBudget)
+  const castVotes = async (replicas: number, via: Via, count = voteBudget) => {
+    const cookies = takeCookies(count)
     const before = await votePollCount()
     const vote = await measured(async () => via === 'published'
       ? castBallots(base, seed.votePollId, seed.voteChoiceIds, cookies, CONNECTIONS)
@@ -353,6 +363,22 @@ async function main (): Promise<void> {
     if (group !== 'docker-proxy') cost.memoryMbByGroup[group] = (cost.memoryMbByGroup[group] ?? 0) + containerMemoryMb(id)
   }
 
+  log('memory against V8 settings, 1 replica')
+  const imageNodeOptions = await imageSetting('NODE_OPTIONS')
+  const benchDefault = /NODE_OPTIONS: \$\{BENCH_NODE_OPTIONS:-(.*)\}/.exec(readFileSync('bench/compose.bench.yml', 'utf8'))?.[1]
+  if (benchDefault !== imageNodeOptions) throw new Error(`bench/compose.bench.yml's NODE_OPTIONS (${benchDefault}) is not the image's (${imageNodeOptions}): make them agree`)
+  const memorySweep: Report['memorySweep'] = []
+  for (const nodeOptions of [imageNodeOptions, ...NODE_OPTIONS_TRIED]) {
+    stackEnv.BENCH_NODE_OPTIONS = nodeOptions
+    await scale(1)
+    await wrk('inside', ['get', readPath], 2)
+    const read = toRun('read', 1, 'inside', await wrk('inside', ['get', readPath]))
+    const vote = await castVotes(1, 'inside', voteBudget / 4)
+    memorySweep.push({ nodeOptions, rssMb: (await replicaRssMb()).rss[0]!, readPerSecond: read.requestsPerSecond, votePerSecond: vote.requestsPerSecond, errors: read.errors + vote.errors })
+  }
+  delete stackEnv.BENCH_NODE_OPTIONS
+  await scale(4)
+
   log('time for a crashed replica to be healthy again')
   const [crashing, killed] = await containers('app')
   const pid = Number(await inspect(crashing!.ID, '{{.State.Pid}}'))
@@ -380,7 +406,8 @@ async function main (): Promise<void> {
       'and from a container in nginx\'s network namespace (the path of remote clients through Docker\'s NAT)',
     runs,
     cost,
-    voteProfile
+    voteProfile,
+    memorySweep
   }
   writeFileSync(join(outDir, 'report.json'), JSON.stringify(report, null, 2))
   writeFileSync(join(outDir, 'report.md'), renderMarkdown(report))
