@@ -8,7 +8,7 @@ import { docker, inspect, runningHealthySince } from '../support/docker.js'
 import { run } from '../support/run.js'
 import { baseUrl } from './client.js'
 import { frontNetwork, recreateNginx, restoreNginx } from './front-door.js'
-import { containerOf, nginxLog } from './stack.js'
+import { containerOf, loggedClientOf } from './stack.js'
 
 // A reverse proxy on the host reaching nginx over the unix socket of compose.socket.yml, in a
 // folder made as the README says: owned by nginx's uid, setgid in the proxy's group, closed to
@@ -77,15 +77,6 @@ async function curlOverSocketAs (user: string): Promise<string> {
     '--verbose', '--silent', '--show-error', '--max-time', '15', '--output', '/dev/null', '--write-out', '%{http_code}',
     '--unix-socket', '/s/polls.sock', 'http://polls.example/api/polls?limit=1'])
   return stdout
-}
-
-// The client address nginx logged for a request: the one its limits counted and the app got.
-async function loggedClientOf (requestId: string): Promise<string> {
-  return vi.waitFor(async () => {
-    const line = (await nginxLog()).find((entry) => entry.request_id === requestId)
-    if (!line) throw new Error(`nginx has not logged ${requestId} yet`)
-    return line.client
-  }, { timeout: 10_000, interval: 200 })
 }
 
 const requestId = (what: string) => `e2e-host-socket-${what}-${randomBytes(4).toString('hex')}`

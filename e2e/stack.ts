@@ -40,6 +40,16 @@ export async function nginxLog (): Promise<AccessLogLine[]> {
   return (await logsOf('nginx')).split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as AccessLogLine)
 }
 
+// The client address nginx logged for a request: the one its limits counted and the app got.
+// nginx buffers its access log for up to a second.
+export async function loggedClientOf (requestId: string): Promise<string> {
+  return vi.waitFor(async () => {
+    const line = (await nginxLog()).find((entry) => entry.request_id === requestId)
+    if (!line) throw new Error(`nginx has not logged ${requestId} yet`)
+    return line.client
+  }, { timeout: 10_000, interval: 200 })
+}
+
 // The replica sockets that served the given requests, as nginx logged them. nginx buffers
 // its access log for up to a second, so this waits until every request is in it.
 export async function upstreamsOf (requestIds: string[]): Promise<string[]> {

@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { docker, inspect } from '../support/docker.js'
 import { openEventStream } from '../test/event-stream.js'
 import { type HttpsStream, httpsRequest, makeTestCertificates, openHttpsStream, type TestCertificates } from './certificates.js'
 import { baseUrl } from './client.js'
 import { frontNetwork, recreateNginx, restoreNginx } from './front-door.js'
-import { containerOf, nginxLog } from './stack.js'
+import { containerOf, loggedClientOf } from './stack.js'
 
 // nginx behind a proxy, as behind Caddy or Traefik: a proxy of the test's own (a container of
 // the nginx image on the stack's front network) terminates TLS with the test CA's certificate
@@ -99,15 +99,6 @@ async function pollViaProxy (client: string): Promise<{ id: string, choices: Arr
   const created = await viaProxy(client, 'POST', '/api/polls', { cookie: await userViaProxy(client), body: { question: 'Proxied?', choices: ['yes', 'no'] } })
   expect(created.status).toBe(201)
   return created.body
-}
-
-// The client address nginx logged for a request, which its limits counted and the app got.
-async function loggedClientOf (requestId: string): Promise<string> {
-  return vi.waitFor(async () => {
-    const line = (await nginxLog()).find((entry) => entry.request_id === requestId)
-    if (!line) throw new Error(`nginx has not logged ${requestId} yet`)
-    return line.client
-  }, { timeout: 10_000, interval: 200 })
 }
 
 describe('nginx behind a trusted proxy (TRUSTED_PROXIES)', () => {
