@@ -23,7 +23,10 @@ export default [
       'no-void': ['error', { allowAsStatement: true }],
       // A TypeBox schema and the type derived from it share a name by design; TypeScript
       // itself reports any real redeclaration.
-      '@typescript-eslint/no-redeclare': 'off'
+      '@typescript-eslint/no-redeclare': 'off',
+      // The database pool takes multi-statement queries (db/client.ts): text spliced into SQL
+      // could add a statement, so values are always bound.
+      'no-restricted-properties': ['error', { object: 'sql', property: 'raw', message: 'Bind values as parameters of the sql template instead: the pool runs multi-statement queries.' }]
     }
   },
   layer(['db/**'], 'appFolder'),

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { App } from '../app/app.js'
-import { build, createPoll, registerAndLogin, type TestUser } from './helpers.js'
+import { build, createPoll, registerAndLogin, type TestUser, withRoot } from './helpers.js'
 
 let app: App
 let owner: TestUser
@@ -166,6 +166,37 @@ describe('voting', () => {
     expect(response.statusCode).toBe(409)
     expect(response.json().message).toMatch(/closed/)
     expect((await getPoll(poll.id)).json()).toMatchObject({ isOpen: false, totalVotes: 0, closedAt: expect.any(String) })
+  })
+  it('undoes a refused ballot whole, on the connection the next ballot then uses', async () => {
+    // One connection: a refused ballot's batch has counted the choices of this poll before
+    // the statement that refuses it, and a transaction left open there would be committed
+    // by the next ballot's START TRANSACTION.
+    const oneConnection = await build({ DATABASE_POOL_SIZE: '1' })
+    try {
+      const castOn = (pollId: string, choiceIds: string[]) => oneConnection.inject({
+        method: 'POST', url: `/api/polls/${pollId}/votes`, payload: { choiceIds }, headers: { cookie: voter.cookie }
+      })
+      const closed = await createPoll(oneConnection, owner)
+      const open = await createPoll(oneConnection, owner, { maxChoices: 2 })
+      const other = await createPoll(oneConnection, owner)
+      await oneConnection.inject({ method: 'POST', url: `/api/polls/${closed.id}/close`, headers: { cookie: owner.cookie } })
+      expect((await castOn(closed.id, [closed.choices[0]!.id])).statusCode).toBe(409)
+      expect((await castOn(open.id, [open.choices[0]!.id, other.choices[0]!.id])).statusCode).toBe(400)
+      expect((await castOn(open.id, [open.choices[1]!.id])).statusCode).toBe(201)
+
+      const [counts] = await withRoot((connection) => connection.query(
+        'SELECT poll_id AS pollId, CAST(SUM(vote_count) AS UNSIGNED) AS votes FROM choices WHERE poll_id IN (?) GROUP BY poll_id ORDER BY poll_id',
+        [[closed.id, open.id, other.id]]))
+      expect(counts).toEqual([
+        { pollId: Number(closed.id), votes: 0 }, { pollId: Number(open.id), votes: 1 }, { pollId: Number(other.id), votes: 0 }
+      ])
+      const [ballots] = await withRoot((connection) => connection.query(
+        'SELECT b.poll_id AS pollId, bc.choice_id AS choiceId FROM ballots b JOIN ballot_choices bc ON bc.ballot_id = b.id WHERE b.user_id = ? AND b.poll_id IN (?)',
+        [voter.id, [closed.id, open.id, other.id]]))
+      expect(ballots).toEqual([{ pollId: Number(open.id), choiceId: Number(open.choices[1]!.id) }])
+    } finally {
+      await oneConnection.close()
+    }
   })
 })
 

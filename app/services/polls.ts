@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { and, asc, desc, eq, inArray, lt, sql } from 'drizzle-orm'
-import { type Database, mysqlErrorCode } from '../../db/client.js'
+import { type Database, mysqlErrorCode, transactionInOneTrip } from '../../db/client.js'
 import { ballotChoices, ballots, choices, polls, users } from '../../db/schema/index.js'
 import { badRequest, conflict, forbidden, notFound } from '../errors.js'
 import type { NewPoll, Visibility } from '../schemas/polls.js'
@@ -164,48 +164,49 @@ async function requireOwnedPoll (db: Database, pollId: number, userId: number) {
 
 const MAX_DEADLOCK_RETRIES = 3
 
-// Casts one ballot. Inside one transaction:
-// 1. the ballot row is inserted only if the poll is open at the database's clock; the insert
-//    reads the poll row with a shared lock, so a concurrent close waits for it, and the unique
-//    (poll, user) key refuses a second ballot;
-// 2. the chosen choices' counters are incremented (row locks keep them exact); the update
-//    only touches choices of this poll, so a foreign choice shows up as a missing row;
-// 3. the ballot's choices are recorded, with foreign keys tying each to this poll.
+// Casts one ballot: one transaction, sent to MySQL in one round trip, whose statements fail
+// rather than write anything wrong:
+// 1. the ballot row is inserted only if the poll is open at the database's clock and takes
+//    that many choices; the insert reads the poll row with a shared lock, so a concurrent
+//    close waits for it, and the unique (poll, user) key refuses a second ballot;
+// 2. @ballot_id is the new ballot's id, or NULL when the poll refused it;
+// 3. the chosen choices of this poll are counted (their row locks keep the counts exact, and
+//    taking them before step 4's foreign key checks keeps concurrent ballots from deadlocking);
+// 4. the ballot's choices are recorded: a NULL ballot id, or a choice of another poll (a
+//    foreign key ties each to this poll), fails the insert, and the whole ballot is undone.
 export async function castBallot (db: Database, pollId: number, userId: number, choiceIds: number[]): Promise<void> {
   const chosen = [...new Set(choiceIds)].sort((a, b) => a - b)
   if (chosen.length !== choiceIds.length) throw badRequest('choiceIds must be distinct')
 
   for (let attempt = 1; ; attempt++) {
     try {
-      await db.transaction(async (tx) => {
-        const [inserted] = await tx.execute(sql`
-          INSERT INTO ${ballots} (${sql.identifier(ballots.pollId.name)}, ${sql.identifier(ballots.userId.name)})
+      await transactionInOneTrip(db, [
+        sql`INSERT INTO ${ballots} (${sql.identifier(ballots.pollId.name)}, ${sql.identifier(ballots.userId.name)})
           SELECT ${polls.id}, ${userId} FROM ${polls}
-          WHERE ${polls.id} = ${pollId} AND ${polls.maxChoices} >= ${chosen.length} AND ${polls.closedAt} IS NULL
-            AND (${polls.closesAt} IS NULL OR ${polls.closesAt} > CURRENT_TIMESTAMP(3))`)
-        if (inserted.affectedRows !== 1) throw await whyBallotRefused(tx, pollId, chosen.length)
-        const ballotId = inserted.insertId
-
-        const [updated] = await tx.update(choices).set({ voteCount: sql`${choices.voteCount} + 1` })
-          .where(and(eq(choices.pollId, pollId), inArray(choices.id, chosen)))
-        if (updated.affectedRows !== chosen.length) throw badRequest('Every choice must belong to this poll')
-
-        await tx.insert(ballotChoices).values(chosen.map((choiceId) => ({ ballotId, pollId, choiceId })))
-      })
+          WHERE ${polls.id} = ${pollId} AND ${polls.maxChoices} >= ${chosen.length} AND ${openAtDatabaseClock}`,
+        sql`SET @ballot_id = IF(ROW_COUNT() = 1, LAST_INSERT_ID(), NULL)`,
+        db.update(choices).set({ voteCount: sql`${choices.voteCount} + 1` })
+          .where(and(eq(choices.pollId, pollId), inArray(choices.id, chosen))),
+        db.insert(ballotChoices).values(chosen.map((choiceId) => ({ ballotId: sql`@ballot_id`, pollId, choiceId })))
+      ])
       return
     } catch (error) {
       const code = mysqlErrorCode(error)
       if (code === 'ER_DUP_ENTRY') throw conflict('You have already voted in this poll')
+      if (code === 'ER_BAD_NULL_ERROR' || code === 'ER_NO_REFERENCED_ROW_2') throw await whyBallotRefused(db, pollId, chosen.length)
       if (code === 'ER_LOCK_DEADLOCK' && attempt < MAX_DEADLOCK_RETRIES) continue
       throw error
     }
   }
 }
 
-async function whyBallotRefused (tx: Pick<Database, 'select'>, pollId: number, chosen: number) {
-  const [poll] = await tx.select({ maxChoices: polls.maxChoices, closedAt: polls.closedAt, closesAt: polls.closesAt })
+const openAtDatabaseClock = sql`${polls.closedAt} IS NULL AND (${polls.closesAt} IS NULL OR ${polls.closesAt} > CURRENT_TIMESTAMP(3))`
+
+async function whyBallotRefused (db: Database, pollId: number, chosen: number) {
+  const [poll] = await db.select({ maxChoices: polls.maxChoices, open: sql<number>`${openAtDatabaseClock}`.mapWith(Number) })
     .from(polls).where(eq(polls.id, pollId))
   if (!poll) return notFound('No such poll')
   if (chosen > poll.maxChoices) return badRequest(`Choose at most ${poll.maxChoices} choice(s)`)
-  return conflict('This poll is closed')
+  if (!poll.open) return conflict('This poll is closed')
+  return badRequest('Every choice must belong to this poll')
 }
