@@ -110,9 +110,9 @@ export function explanations (report: Report): string[] {
       .map((group) => `${group} ${fixed(vote4.cpuMsPerRequest[group]!, 2)}`).join(', ')
     out.push(`vote / raw insert: both runs kept the machine busy (vote ${fixed(vote4.machineCores, 2)}, raw insert ${fixed(raw.machineCores, 2)} of ${cores} cores), ` +
       `so their rates are set by CPU per ballot: ${fixed(cpuPerRequestMs(vote4), 2)} ms of machine CPU per vote through the stack (${byGroup} ms by container) against ` +
-      `${fixed(cpuPerRequestMs(raw), 2)} ms per raw insert (MySQL ${fixed(raw.cpuMsPerRequest.mysql ?? 0, 2)} ms). The raw loop makes the same MySQL round trips as the vote transaction ` +
-      'and nothing else; a vote also costs an HTTP request through nginx, the session read from Redis, the change published to Redis, ' +
-      'the fresh tally read back and JSON in and out, on the same cores as MySQL.')
+      `${fixed(cpuPerRequestMs(raw), 2)} ms per raw insert (MySQL ${fixed(raw.cpuMsPerRequest.mysql ?? 0, 2)} ms). The raw loop writes the same rows as a ballot, with plain mysql2 ` +
+      'in five round trips, and nothing else; a vote sends its transaction in one, and also costs an HTTP request through nginx, the session ' +
+      'read from Redis, the change published to Redis, the fresh tally read back and JSON in and out, on the same cores as MySQL.')
   }
   const read4 = find(report, 'read', 4)
   if (vote4 && read4 && unmet.has('Node CPU per vote / per cached read (4 replicas)')) {
@@ -121,16 +121,16 @@ export function explanations (report: Report): string[] {
     const areaShare = (name: string) => fixed(100 * (profile?.byArea.find((area) => area.name === name)?.share ?? 0))
     out.push(`Node CPU per vote: a cached read of a poll by an anonymous client costs a replica ${fixed(appCpuMs(read4), 2)} ms: one HTTP request ` +
       'parsed and answered from the instance\'s cache, with no round trip to MySQL or Redis. A vote costs ' +
-      `${fixed(appCpuMs(vote4), 2)} ms: the session read from Redis, five MySQL round trips for the ballot's transaction (BEGIN, the ` +
-      'guarded INSERT of the ballot, the counters\' UPDATE, the INSERT of its choices, COMMIT), the change published to Redis and the ' +
-      'tally read back (shared by concurrent votes on the poll). ' +
+      `${fixed(appCpuMs(vote4), 2)} ms: the session read from Redis, the ballot's transaction sent to MySQL as one statement batch ` +
+      '(its guarded INSERT, the counters\' UPDATE, the INSERT of its choices), the change published to Redis and the tally read back ' +
+      '(shared by concurrent votes on the poll). ' +
       (profile
         ? `The profile of a replica under ballots puts ${share(['writeBuffer', 'writeUtf8String'])} % of its busy time in writes to sockets ` +
-          `(one per round trip), ${areaShare('drizzle-orm')} % in drizzle-orm building statements and mapping rows, ${areaShare('mysql2')} % in mysql2 and ` +
-          `${areaShare('(garbage collector)')} % in garbage collection. `
+          `(the HTTP answer and one per round trip), ${areaShare('drizzle-orm')} % in drizzle-orm building statements and mapping rows, ` +
+          `${areaShare('mysql2')} % in mysql2 and ${areaShare('(garbage collector)')} % in garbage collection. `
         : '') +
-      'The next lever is fewer round trips per ballot: the transaction as one statement batch or stored procedure, which would take ' +
-      'four of the eight away; a read served from the cache will still cost a fraction of that.')
+      'The next levers: the ballot\'s statement text built once per number of choices and reused, rather than by drizzle for every ' +
+      'ballot, and the tally returned by the ballot\'s own batch instead of read after it.')
   }
   const proxy4 = find(report, 'proxy', 4)
   const static4 = find(report, 'static', 4)
