@@ -49,8 +49,11 @@ function files (dir: string, pattern: RegExp): string[] {
 const text = (path: string) => readFileSync(path, 'utf8')
 
 // The shell scripts run on the host: .ci/run and scripts/. Entrypoints under
-// scripts/offline-images/ run inside images, whose Dockerfiles install what they use.
-const SHELL_SCRIPTS = ['.ci/run', ...files('scripts', /\.sh$/).filter((path) => !path.startsWith('scripts/offline-images/') || path === 'scripts/offline-images/build.sh')]
+// scripts/offline-images/ and scripts/swarm/node/ run inside images, whose Dockerfiles
+// install what they use.
+const SHELL_SCRIPTS = ['.ci/run', ...files('scripts', /\.sh$/)
+  .filter((path) => !path.startsWith('scripts/offline-images/') || path === 'scripts/offline-images/build.sh')
+  .filter((path) => !path.startsWith('scripts/swarm/node/'))]
 const TYPESCRIPT = ['bench', 'e2e', 'support', 'test', 'scripts'].flatMap((dir) => files(dir, /\.ts$/))
   .filter((path) => path !== 'test/commands.test.ts')
 
@@ -105,8 +108,10 @@ function shellCommands (source: string): Set<string> {
   const defined = new Set([...source.matchAll(/^\s*([\w-]+)\s*\(\)/gm)].map((match) => match[1]!))
   const used = new Set<string>()
   for (const line of lines) {
-    // A `for` list holds words, not commands.
-    const code = line.replace(/\bfor\s+\w+\s+in\s+[^;]*;/g, '')
+    // A `for` list holds words, not commands, and so do a `case` branch's pattern, an array
+    // and arithmetic.
+    const code = line.replace(/\bfor\s+\w+\s+in\s+[^;]*;/g, '').replace(/(^|\bin)\s*[\w.*|-]+\)/, '$1;')
+      .replace(/\b\w+=\([^)]*\)/g, '').replace(/\$\(\([^)]*\)\)/g, '')
     for (const segment of code.split(/&&|\|\||[;|(){}`]|\$\(|\b(?:then|do|else|if|while|until|!)\b/)) {
       const words = segment.trim().split(/\s+/).filter((word) => !/^\w+=/.test(word))
       const word = words[0]
@@ -184,6 +189,8 @@ describe('commands the tests, the bench and the scripts run', () => {
 
   it('finds a command nobody installs or checks for', () => {
     expect([...shellCommands('set -e\nfoo() { jq . x; }\nfoo && curl -s x | jq .\nyq <<EOF\nnot a command\nEOF\n')].sort()).toEqual(['curl', 'jq', 'yq'])
+    expect([...shellCommands('case $1 in\n  up|down) gawk 1 ;;\n  *) ls ;;\nesac\ncase $2 in a|b) jq ;; esac\n')].sort()).toEqual(['gawk', 'jq', 'ls'])
+    expect([...shellCommands('names=(one two)\nlocal end=$((SECONDS + 1)) left\n')]).toEqual([])
     expect([...shellChecks('command -v curl >/dev/null\nfor tool in jq yq; do command -v "$tool"; done')].sort()).toEqual(['curl', 'jq', 'yq'])
     expect(typescriptCommands("await run('jq', ['.'])\nrequireCommands('x', ['wrk'])")).toEqual({ used: new Set(['jq']), checked: new Set(['wrk']) })
   })
