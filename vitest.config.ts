@@ -24,6 +24,11 @@ export default defineConfig({
         extends: true,
         // The whole stack from docker-compose.yml, through nginx (npm run e2e).
         test: { name: 'e2e', include: ['e2e/**/*.e2e.test.ts'], globalSetup: ['e2e/global-setup.ts'], testTimeout: 180_000 }
+      },
+      {
+        extends: true,
+        // The stack deployed on a three-node Docker Swarm made on this machine (npm run e2e:swarm).
+        test: { name: 'swarm', include: ['e2e/swarm/**/*.test.ts'], testTimeout: 180_000 }
       }
     ]
   }
