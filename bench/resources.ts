@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
-import { run } from '../support/run.js'
+import { docker } from '../support/docker.js'
 
 // What the stack's containers, and Docker's port proxy beside them, use of the machine: CPU
 // time from each container's cgroup counters (exact however noisy the machine, unlike sampled
@@ -67,7 +67,7 @@ function commandOf (pid: string): string {
 
 // Every running container of the project, by service, and each docker-proxy process.
 export async function trackedOf (project: string): Promise<Tracked[]> {
-  const { stdout } = await run('docker', ['ps', '--no-trunc', '--filter', `label=com.docker.compose.project=${project}`, '--format', '{{.ID}} {{.Label "com.docker.compose.service"}}'])
+  const stdout = await docker(['ps', '--no-trunc', '--filter', `label=com.docker.compose.project=${project}`, '--format', '{{.ID}} {{.Label "com.docker.compose.service"}}'])
   const containers = stdout.split('\n').filter(Boolean).map((line) => {
     const [id, group] = line.split(' ')
     return { id: id!, group: group! }
