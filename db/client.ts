@@ -1,4 +1,4 @@
-import { sql, type SQLWrapper } from 'drizzle-orm'
+import { fillPlaceholders, sql, type SQLWrapper } from 'drizzle-orm'
 import { MySqlDialect } from 'drizzle-orm/mysql-core'
 import { drizzle, type MySql2Database } from 'drizzle-orm/mysql2'
 import mysql from 'mysql2/promise'
@@ -97,16 +97,27 @@ export function createDatabase ({ url, poolSize, timeoutMs }: DatabaseOptions): 
 
 const dialect = new MySqlDialect()
 
-// Runs the statements as one transaction in a single round trip (a multi-statement query):
-// for the hottest write, where each round trip costs the service more CPU than MySQL spends
-// on the statement. The first statement that fails stops the batch; the transaction is then
-// rolled back and its error thrown, so the statements must be written to fail, not to carry
-// on, when a later one would be wrong.
-export async function transactionInOneTrip (db: Database, statements: SQLWrapper[]): Promise<void> {
-  const batch = dialect.sqlToQuery(sql.join([sql`START TRANSACTION`, ...statements.map((statement) => statement.getSQL()), sql`COMMIT`], sql`;\n`))
+// A transaction's statements as one batch of text, with sql.placeholder() where each call's
+// values go: built once, sent many times.
+export interface StatementBatch {
+  sql: string
+  params: unknown[]
+}
+
+export function statementBatch (statements: SQLWrapper[]): StatementBatch {
+  return dialect.sqlToQuery(sql.join([sql`START TRANSACTION`, ...statements.map((statement) => statement.getSQL()), sql`COMMIT`], sql`;\n`))
+}
+
+// Runs a batch as one transaction in a single round trip (a multi-statement query): for the
+// hottest write, where each round trip costs the service more CPU than MySQL spends on the
+// statement. The first statement that fails stops the batch; the transaction is then rolled
+// back and its error thrown, so the statements must be written to fail, not to carry on,
+// when a later one would be wrong.
+export async function transactionInOneTrip (db: Database, batch: StatementBatch, values: Record<string, unknown>): Promise<void> {
+  const params = fillPlaceholders(batch.params, values)
   const connection = await db.$client.getConnection()
   try {
-    await connection.query(batch.sql, batch.params)
+    await connection.query(batch.sql, params)
   } catch (error) {
     // A connection that cannot roll back is closed (releasing it then only frees its place in
     // the pool), so it never goes back to the pool inside a transaction.
