@@ -13,16 +13,22 @@ interface Service {
   command?: string[]
   environment?: Record<string, string>
   healthcheck?: unknown
-  deploy?: { mode?: string, replicas?: number, endpoint_mode?: string }
+  deploy?: { mode?: string, replicas?: number, endpoint_mode?: string, placement?: unknown }
+  networks?: Record<string, unknown>
   volumes?: Array<{ type: string, source?: string, target: string }>
   secrets?: Array<{ source: string, target: string }>
   [key: string]: unknown
 }
 
-async function render (env: Record<string, string> = {}): Promise<{ text: string, services: Record<string, Service> }> {
+interface StackFile {
+  services: Record<string, Service>
+  networks: Record<string, { driver?: string, internal?: boolean, driver_opts?: Record<string, string> }>
+}
+
+async function render (env: Record<string, string> = {}): Promise<StackFile & { text: string }> {
   requireCommands('the stack file test', ['docker'])
   const { stdout } = await run('bash', ['scripts/swarm-deploy.sh', '--render'], { env: { ...process.env, ...env } })
-  return { text: stdout, services: (parse(stdout) as { services: Record<string, Service> }).services }
+  return { text: stdout, ...(parse(stdout) as StackFile) }
 }
 
 describe('the Swarm stack file', () => {
@@ -44,6 +50,15 @@ describe('the Swarm stack file', () => {
       for (const key of ['depends_on', 'pull_policy', 'restart', 'build', 'tmpfs', 'profiles']) expect(service[key], `${name}.${key}`).toBeUndefined()
       expect(service.deploy?.endpoint_mode, name).toBe('dnsrr')
     }
+  })
+
+  it('keeps MySQL and Redis on their labelled nodes, on an internal, encrypted overlay network', async () => {
+    const { services, networks } = await render()
+    expect(services.mysql!.deploy).toMatchObject({ placement: { constraints: ['node.labels.polls.mysql == true'] } })
+    expect(services.redis!.deploy).toMatchObject({ placement: { constraints: ['node.labels.polls.redis == true'] } })
+    expect(services.mysql!.networks).toEqual({ back: null })
+    expect(services.redis!.networks).toEqual({ back: null })
+    expect(networks.back).toMatchObject({ driver: 'overlay', internal: true, driver_opts: { encrypted: 'true' } })
   })
 
   it('gives app-extra exactly what the single-host file gives app, and both the same secrets and volumes', async () => {
