@@ -129,8 +129,8 @@ export function explanations (report: Report): string[] {
           `(the HTTP answer and one per round trip), ${areaShare('drizzle-orm')} % in drizzle-orm building statements and mapping rows, ` +
           `${areaShare('mysql2')} % in mysql2 and ${areaShare('(garbage collector)')} % in garbage collection. `
         : '') +
-      'The next levers: the ballot\'s statement text built once per number of choices and reused, rather than by drizzle for every ' +
-      'ballot, and the tally returned by the ballot\'s own batch instead of read after it.')
+      'The batch\'s text is built once per number of choices. The next lever is the tally returned by the ballot\'s own batch ' +
+      'instead of read after it; the session read and the publish stay, as a vote must know its voter and tell the other instances.')
   }
   const proxy4 = find(report, 'proxy', 4)
   const static4 = find(report, 'static', 4)
