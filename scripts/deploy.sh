@@ -94,8 +94,21 @@ remove_new_replicas_on_failure() {
   local status=$?
   [ "$status" != 0 ] && [ "${#new[@]}" -gt 0 ] || return 0
   echo "deploy: removing the new replicas; the old ones keep serving" >&2
-  docker stop "${new[@]}" >/dev/null || true
-  docker rm "${new[@]}" >/dev/null || true
+  docker stop "${new[@]}" >/dev/null 2>&1 || true
+  # A replica caught between two starts of its restart loop may refuse a plain rm: force it,
+  # and check that none is left.
+  local left=("${new[@]}") attempt container
+  for attempt in 1 2 3 4 5; do
+    docker rm -f "${left[@]}" >/dev/null 2>&1 || true
+    local still=()
+    for container in "${left[@]}"; do
+      if docker inspect "$container" >/dev/null 2>&1; then still+=("$container"); fi
+    done
+    [ "${#still[@]}" -gt 0 ] || return 0
+    left=("${still[@]}")
+    [ "$attempt" -lt 5 ] && sleep 1
+  done
+  echo "deploy: could not remove the new replicas ${left[*]}; remove them with docker rm -f" >&2
 }
 trap remove_new_replicas_on_failure EXIT
 trap 'exit 130' INT TERM
