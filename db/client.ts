@@ -98,26 +98,32 @@ export function createDatabase ({ url, poolSize, timeoutMs }: DatabaseOptions): 
 const dialect = new MySqlDialect()
 
 // A transaction's statements as one batch of text, with sql.placeholder() where each call's
-// values go: built once, sent many times.
+// values go: built once, sent many times. A read after COMMIT, if given, sees the committed
+// transaction in the same round trip.
 export interface StatementBatch {
   sql: string
   params: unknown[]
 }
 
-export function statementBatch (statements: SQLWrapper[]): StatementBatch {
-  return dialect.sqlToQuery(sql.join([sql`START TRANSACTION`, ...statements.map((statement) => statement.getSQL()), sql`COMMIT`], sql`;\n`))
+export function statementBatch (statements: SQLWrapper[], readAfterCommit?: SQLWrapper): StatementBatch {
+  const all = [sql`START TRANSACTION`, ...statements.map((statement) => statement.getSQL()), sql`COMMIT`]
+  if (readAfterCommit) all.push(readAfterCommit.getSQL())
+  return dialect.sqlToQuery(sql.join(all, sql`;\n`))
 }
 
 // Runs a batch as one transaction in a single round trip (a multi-statement query): for the
 // hottest write, where each round trip costs the service more CPU than MySQL spends on the
 // statement. The first statement that fails stops the batch; the transaction is then rolled
 // back and its error thrown, so the statements must be written to fail, not to carry on,
-// when a later one would be wrong.
-export async function transactionInOneTrip (db: Database, batch: StatementBatch, values: Record<string, unknown>): Promise<void> {
+// when a later one would be wrong. Returns the rows of the read after COMMIT (none without
+// one), each as an array of its columns in mysql2's own types: numbers, strings, Dates, nulls.
+export async function transactionInOneTrip (db: Database, batch: StatementBatch, values: Record<string, unknown>): Promise<unknown[][]> {
   const params = fillPlaceholders(batch.params, values)
   const connection = await db.$client.getConnection()
   try {
-    await connection.query(batch.sql, params)
+    const [results] = await connection.query<mysql.RowDataPacket[][]>({ sql: batch.sql, rowsAsArray: true }, params)
+    const last = results.at(-1)
+    return Array.isArray(last) ? last as unknown[][] : []
   } catch (error) {
     // A connection that cannot roll back is closed (releasing it then only frees its place in
     // the pool), so it never goes back to the pool inside a transaction.

@@ -35,11 +35,10 @@ const pollRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/:id/votes', { schema: voteSchema, onRequest: app.requireUser }, async (request, reply) => {
     const voter = request.user!
     const pollId = Number(request.params.id)
-    await castBallot(app.db, pollId, voter.id, request.body.choiceIds.map(Number))
+    const tally = await castBallot(app.db, pollId, voter.id, request.body.choiceIds.map(Number))
     app.metrics.votesAccepted.inc()
     await app.pollFeed.publish(pollId, 'vote')
-    const snapshot = await app.pollFeed.requireSnapshot(pollId)
-    return reply.status(201).send(tallyFor(snapshot, voter.id))
+    return reply.status(201).send(tallyFor(tally, voter.id))
   })
 
   app.post('/:id/close', { schema: ownerActionSchema, onRequest: app.requireUser }, async (request, reply) => {

@@ -82,8 +82,8 @@ export async function createPollFeed ({ db, redis, log, snapshotTtlMs = 1000, ma
   await subscriber.subscribe(CHANNEL).catch((error: unknown) => log.error({ err: error }, 'cannot subscribe to poll changes yet'))
 
   // Reads under way, per poll. A read that began after the latest invalidation saw every change
-  // made before it, so callers arriving meanwhile share it: under a burst of ballots, each
-  // voter's answer needs a read that began after its own change, not a read of its own.
+  // made before it, so callers arriving meanwhile share it: under a burst of ballots, the
+  // readers of a poll share one read, not one each.
   const reading = new Map<number, { read: Promise<PollSnapshot | null>, seen: number }>()
   function readSnapshot (pollId: number): Promise<PollSnapshot | null> {
     const hit = cached.get(pollId)

@@ -1,5 +1,5 @@
 import type { PollDetail, PollSummary, Tally } from '../schemas/polls.js'
-import { closedAt, isOpen, type PollRow, type PollSnapshot, resultsVisibleTo } from './polls.js'
+import { closedAt, isOpen, type PollRow, type PollSnapshot, type PollTally, resultsVisibleTo } from './polls.js'
 
 // What a given viewer may see of a poll: counts become null while the poll hides its results
 // from them. Responses and event streams both go through these, so they cannot disagree.
@@ -30,7 +30,7 @@ export function detailFor (snapshot: PollSnapshot, viewerId: number | undefined,
   }
 }
 
-export function tallyFor (snapshot: PollSnapshot, viewerId: number | undefined, now = new Date()): Tally {
+export function tallyFor (snapshot: PollTally, viewerId: number | undefined, now = new Date()): Tally {
   const visible = resultsVisibleTo(snapshot.poll, viewerId, now)
   return {
     pollId: String(snapshot.poll.id),

@@ -33,11 +33,19 @@ export interface PollSnapshot {
   choices: ChoiceCount[]
 }
 
+// What a voter's answer needs: who may see the counts, whether the poll is open, the counts.
+export type VisibilityRules = Pick<PollRow, 'ownerId' | 'resultsVisibility' | 'closesAt' | 'closedAt'>
+
+export interface PollTally {
+  poll: VisibilityRules & Pick<PollRow, 'id'>
+  choices: Array<Pick<ChoiceCount, 'id' | 'votes'>>
+}
+
 export function isOpen (poll: Pick<PollRow, 'closedAt' | 'closesAt'>, now = new Date()): boolean {
   return poll.closedAt === null && (poll.closesAt === null || poll.closesAt > now)
 }
 
-export function resultsVisibleTo (poll: PollRow, viewerId: number | undefined, now = new Date()): boolean {
+export function resultsVisibleTo (poll: VisibilityRules, viewerId: number | undefined, now = new Date()): boolean {
   return poll.resultsVisibility === 'always' || poll.ownerId === viewerId || !isOpen(poll, now)
 }
 
@@ -164,17 +172,17 @@ async function requireOwnedPoll (db: Database, pollId: number, userId: number) {
 
 const MAX_DEADLOCK_RETRIES = 3
 
-// Casts one ballot: one transaction, sent to MySQL in one round trip, whose statements fail
-// rather than write anything wrong (ballotBatch).
-export async function castBallot (db: Database, pollId: number, userId: number, choiceIds: number[]): Promise<void> {
+// Casts one ballot: one transaction, sent to MySQL in one round trip with the read of the
+// poll's fresh tally, whose statements fail rather than write anything wrong (ballotBatch).
+export async function castBallot (db: Database, pollId: number, userId: number, choiceIds: number[]): Promise<PollTally> {
   const chosen = [...new Set(choiceIds)].sort((a, b) => a - b)
   if (chosen.length !== choiceIds.length) throw badRequest('choiceIds must be distinct')
   const values = Object.fromEntries([['pollId', pollId], ['userId', userId], ...chosen.map((id, i) => [`choice${i}`, id])])
 
   for (let attempt = 1; ; attempt++) {
+    let tally: unknown[][]
     try {
-      await transactionInOneTrip(db, ballotBatch(chosen.length), values)
-      return
+      tally = await transactionInOneTrip(db, ballotBatch(chosen.length), values)
     } catch (error) {
       const code = mysqlErrorCode(error)
       if (code === 'ER_DUP_ENTRY') throw conflict('You have already voted in this poll')
@@ -182,6 +190,7 @@ export async function castBallot (db: Database, pollId: number, userId: number, 
       if (code === 'ER_LOCK_DEADLOCK' && attempt < MAX_DEADLOCK_RETRIES) continue
       throw error
     }
+    return tallyOf(pollId, tally)
   }
 }
 
@@ -194,7 +203,9 @@ export async function castBallot (db: Database, pollId: number, userId: number, 
 // 3. the chosen choices of this poll are counted (their row locks keep the counts exact, and
 //    taking them before step 4's foreign key checks keeps concurrent ballots from deadlocking);
 // 4. the ballot's choices are recorded: a NULL ballot id, or a choice of another poll (a
-//    foreign key ties each to this poll), fails the insert, and the whole ballot is undone.
+//    foreign key ties each to this poll), fails the insert, and the whole ballot is undone;
+// 5. after COMMIT, the poll's tally is read (tallyColumns), which saves the voter's answer a
+//    round trip of its own.
 const ballotBatches = new Map<number, StatementBatch>()
 function ballotBatch (choiceCount: number): StatementBatch {
   let batch = ballotBatches.get(choiceCount)
@@ -211,9 +222,25 @@ function ballotBatch (choiceCount: number): StatementBatch {
       WHERE ${choices.pollId} = ${pollId} AND ${choices.id} IN (${sql.join(chosen, sql`, `)})`,
     sql`INSERT INTO ${ballotChoices} (${column(ballotChoices.ballotId)}, ${column(ballotChoices.pollId)}, ${column(ballotChoices.choiceId)})
       VALUES ${sql.join(chosen.map((choiceId) => sql`(@ballot_id, ${pollId}, ${choiceId})`), sql`, `)}`
-  ])
+  ], sql`SELECT ${sql.join(tallyColumns, sql`, `)} FROM ${choices}
+      INNER JOIN ${polls} ON ${polls.id} = ${choices.pollId}
+      WHERE ${choices.pollId} = ${pollId} ORDER BY ${choices.position}`)
   ballotBatches.set(choiceCount, batch)
   return batch
+}
+
+// One row per choice, in the poll's order; tallyOf reads them by position.
+const tallyColumns = [choices.id, choices.voteCount, polls.ownerId, polls.resultsVisibility, polls.closesAt, polls.closedAt]
+
+function tallyOf (pollId: number, rows: unknown[][]): PollTally {
+  const [first] = rows
+  // Deleted by its owner between the ballot's COMMIT and the read.
+  if (!first) throw notFound('No such poll')
+  const [, , ownerId, resultsVisibility, closesAt, closedAt] = first
+  return {
+    poll: { id: pollId, ownerId: Number(ownerId), resultsVisibility: resultsVisibility as Visibility, closesAt: closesAt as Date | null, closedAt: closedAt as Date | null },
+    choices: rows.map(([id, votes]) => ({ id: Number(id), votes: Number(votes) }))
+  }
 }
 
 const openAtDatabaseClock = sql`${polls.closedAt} IS NULL AND (${polls.closesAt} IS NULL OR ${polls.closesAt} > CURRENT_TIMESTAMP(3))`
