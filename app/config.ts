@@ -7,6 +7,7 @@ import { Value } from 'typebox/value'
 export const ConfigSchema = Type.Object({
   DATABASE_URL: Type.String({ pattern: '^mysql://[^/]+/[A-Za-z0-9_]+$', description: 'mysql://user:pass@host:port/db' }),
   REDIS_URL: Type.String({ pattern: '^rediss?://.+', description: 'redis://host:port' }),
+  REDIS_SOCKET: Type.Optional(Type.String({ pattern: '^/', description: 'a unix socket to reach Redis through, in place of REDIS_URL\'s host and port (its credentials still apply); unset: TCP' })),
   SESSION_SECRET: Type.String({ minLength: 32, description: 'signs the session cookie; at least 32 characters' }),
   CORS_ORIGINS: Type.String({ default: '', description: 'comma-separated origins allowed to call the API with credentials' }),
   SOCKET_MODE: Type.String({ default: '660', pattern: '^[0-7]{3,4}$', description: 'octal file mode of the unix socket' }),

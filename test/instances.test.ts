@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import type { App } from '../app/app.js'
 import { openEventStream } from './event-stream.js'
@@ -121,6 +124,36 @@ describe('several instances', () => {
     } finally {
       await c.close()
       await proxy.stop()
+    }
+  })
+
+  it('reaches Redis through REDIS_SOCKET, its change subscriber too, with REDIS_URL\'s other settings', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'polls-redis-'))
+    const proxy = await new SocketProxy(hostAndPort(inject('redisUrl')), join(folder, 'redis.sock')).start()
+    // Nothing listens on the URL's port: only the socket can answer.
+    const c = await build({ REDIS_URL: 'redis://127.0.0.1:1', REDIS_SOCKET: join(folder, 'redis.sock') })
+    try {
+      const urlC = await c.listen({ port: 0, host: '127.0.0.1' })
+      const owner = await registerAndLogin(c, 'sockowner')
+      expect((await c.inject({ method: 'GET', url: '/api/auth/me', headers: { cookie: owner.cookie } })).statusCode).toBe(200)
+      const voter = await registerAndLogin(a, 'sockvoter')
+      const poll = await createPoll(c, owner)
+      const stream = await openEventStream(`${urlC}/api/polls/${poll.id}/events`)
+      try {
+        await stream.next('tally', 5000)
+        expect((await post(urlA, `/api/polls/${poll.id}/votes`, voter.cookie, { choiceIds: [poll.choices[0]!.id] })).status).toBe(201)
+        expect((await stream.next('tally', 5000, (tally) => tally.totalVotes === 1)).data.choices[0].votes).toBe(1)
+      } finally {
+        stream.close()
+      }
+      // With the socket gone, so is Redis: the session cannot be read.
+      await proxy.cut()
+      expect((await c.inject({ method: 'GET', url: '/api/auth/me', headers: { cookie: owner.cookie } })).statusCode).toBe(503)
+    } finally {
+      c.server.closeAllConnections()
+      await c.close()
+      await proxy.stop()
+      rmSync(folder, { recursive: true, force: true })
     }
   })
 

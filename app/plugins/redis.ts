@@ -10,6 +10,8 @@ declare module 'fastify' {
 export default fp(async (app) => {
   const timeout = app.config.DEPENDENCY_TIMEOUT_MS
   const redis = new Redis(app.config.REDIS_URL, {
+    // A path, when set, stands in for the URL's host and port.
+    path: app.config.REDIS_SOCKET,
     // While Redis is down, commands fail at once (a fast 503) instead of queueing until it
     // returns; the client keeps reconnecting in the background.
     enableOfflineQueue: false,
