@@ -84,6 +84,19 @@ describe('the containers', () => {
     expect(withPassword.trim()).toMatch(/^\d+$/)
   })
 
+  it('has the replicas reach Redis through its unix socket, where the users file applies as over TCP', async () => {
+    const replicas = (await containers('app')).filter((c) => c.State === 'running').length
+    const asApp = 'REDISCLI_AUTH=$(cat /run/secrets/polls/password) redis-cli --no-auth-warning --user polls'
+    const clients = (await stack(['exec', '-T', 'redis', 'sh', '-c', `${asApp} CLIENT LIST`])).split('\n')
+      .filter((line) => line.includes(' user=polls ') && !line.includes(' cmd=client|list '))
+    // Each replica holds two connections: one for commands, one subscribed to poll changes.
+    expect(clients.length).toBeGreaterThanOrEqual(2 * replicas)
+    for (const client of clients) expect(client).toMatch(/ addr=\/run\/redis\/redis\.sock:0 /)
+    const withoutPassword = await stack(['exec', '-T', 'redis', 'redis-cli', '-s', '/run/redis/redis.sock', 'GET', 'session:anything'])
+      .catch((error: { stdout?: string, stderr?: string }) => `${error.stdout ?? ''}${error.stderr ?? ''}`)
+    expect(withoutPassword).toMatch(/NOPERM|NOAUTH/)
+  })
+
   it('cannot write to the app\'s root filesystem', async () => {
     await expect(stack(['exec', '-T', 'app', 'touch', '/app/dist/intruder'])).rejects.toThrow(/Read-only file system/)
   })

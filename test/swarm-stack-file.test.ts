@@ -70,7 +70,8 @@ describe('the Swarm stack file', () => {
     expect(app.volumes!.map((volume) => `${volume.type}:${volume.source ?? ''}:${volume.target}`)).toEqual(['volume:sockets:/run/polls', 'tmpfs::/tmp'])
     expect(app.secrets!.map((secret) => secret.target).sort()).toEqual(
       ['/run/secrets/polls/database_url', '/run/secrets/polls/redis_url', '/run/secrets/polls/session_secret'])
-    expect(app.environment).toMatchObject({ DATABASE_URL_FILE: '/run/secrets/polls/database_url', SOCKET_MODE: '660' })
+    // Redis runs on a node of its own: the replicas reach it over the network, not its socket.
+    expect(app.environment).toMatchObject({ DATABASE_URL_FILE: '/run/secrets/polls/database_url', SOCKET_MODE: '660', REDIS_SOCKET: '' })
   })
 
   it('is deployed only to a Swarm manager: elsewhere swarm-deploy.sh stops, saying so, before making anything', async () => {
