@@ -4,7 +4,7 @@ import { explanations, type Report, type Run, targets } from '../bench/report.js
 // The bench's report states, from a run's own figures, why a target was not met.
 
 const typicalRun = { replicas: 4, requestsPerSecond: 1000, requests: 10_000, errors: 0, p50Ms: 2, p99Ms: 10, maxMs: 20, generatorCores: 0.3, machineCores: 1.5 }
-const run = (scenario: string, via: Run['via'], figures: Partial<Run> = {}): Run =>
+const measured = (scenario: string, via: Run['via'], figures: Partial<Run> = {}): Run =>
   ({ ...typicalRun, scenario, via, cpuMsPerRequest: { 'docker-proxy': 0.1, nginx: 0.1, app: 0.2 }, ...figures })
 
 const report = (runs: Run[]): Report => ({
@@ -20,24 +20,24 @@ const pacedRead = (explained: string[]) => explained.find((line) => line.startsW
 
 describe('the bench report', () => {
   it('names the published path when only the published read misses its p99 at 70 % of peak', () => {
-    const figures = report([run('read@70%', 'published', { p99Ms: 60 }), run('read@70%', 'inside', { p99Ms: 12 })])
+    const figures = report([measured('read@70%', 'published', { p99Ms: 60 }), measured('read@70%', 'inside', { p99Ms: 12 })])
     expect(targets(figures).find((t) => t.name.startsWith('read p99'))).toMatchObject({ value: '60.00 ms, 0 errors', met: false })
     expect(pacedRead(explanations(figures))).toMatch(/60\.00 ms through the published port, 12\.00 ms from inside.*The tail is the published path/)
   })
 
   it('names the shared cores when the read from inside misses too', () => {
-    const figures = report([run('read@70%', 'published', { p99Ms: 60 }), run('read@70%', 'inside', { p99Ms: 40 })])
+    const figures = report([measured('read@70%', 'published', { p99Ms: 60 }), measured('read@70%', 'inside', { p99Ms: 40 })])
     expect(pacedRead(explanations(figures))).toMatch(/The tail is the shared cores/)
   })
 
   it('explains nothing that was met', () => {
-    const figures = report([run('read@70%', 'published', { p99Ms: 20 }), run('read@70%', 'inside', { p99Ms: 5 })])
+    const figures = report([measured('read@70%', 'published', { p99Ms: 20 }), measured('read@70%', 'inside', { p99Ms: 5 })])
     expect(targets(figures).find((t) => t.name.startsWith('read p99'))?.met).toBe(true)
     expect(pacedRead(explanations(figures))).toBeUndefined()
   })
 
   it('names the next lever for Node CPU per vote from the run\'s own figures', () => {
-    const figures = report([run('read', 'published', { cpuMsPerRequest: { app: 0.2 } }), run('vote', 'published', { cpuMsPerRequest: { app: 0.9 } })])
+    const figures = report([measured('read', 'published', { cpuMsPerRequest: { app: 0.2 } }), measured('vote', 'published', { cpuMsPerRequest: { app: 0.9 } })])
     expect(targets(figures).find((t) => t.name.startsWith('Node CPU per vote'))).toMatchObject({ value: '4.5x (0.90 vs 0.20 ms)', met: false })
     expect(explanations(figures).find((line) => line.startsWith('Node CPU per vote'))).toMatch(/costs 0\.90 ms: three round trips.*The next lever is/)
   })
