@@ -133,9 +133,9 @@ export function explanations (report: Report): string[] {
           `${areaShare('mysql2')} % in mysql2 and ${areaShare('(garbage collector)')} % in garbage collection. `
         : '') +
       'The batch\'s text is built once per number of choices, and the three round trips are the fewest a vote can make: it must know ' +
-      'its voter, write the ballot and tell the other instances. The next lever is their transport: the replicas reach MySQL and Redis ' +
-      'over TCP across Docker\'s bridge, whose network stack runs inside each writer\'s system call; unix sockets on a shared volume ' +
-      'would take that path off every round trip (for a single host; Swarm keeps TCP).')
+      'its voter, write the ballot and tell the other instances. The two to Redis go through its unix socket; the next lever is the ' +
+      'one to MySQL, still over TCP across Docker\'s bridge, whose network stack runs inside each writer\'s system call. A socket ' +
+      'shared with MySQL must not outlive a MySQL restart, as MySQL refuses to start over a stale socket lock file.')
   }
   const pacedPublished = find(report, 'read@70%', 4)
   const pacedInside = find(report, 'read@70%', 4, 'inside')

@@ -39,6 +39,6 @@ describe('the bench report', () => {
   it('names the next lever for Node CPU per vote from the run\'s own figures', () => {
     const figures = report([measured('read', 'published', { cpuMsPerRequest: { app: 0.2 } }), measured('vote', 'published', { cpuMsPerRequest: { app: 0.9 } })])
     expect(targets(figures).find((t) => t.name.startsWith('Node CPU per vote'))).toMatchObject({ value: '4.5x (0.90 vs 0.20 ms)', met: false })
-    expect(explanations(figures).find((line) => line.startsWith('Node CPU per vote'))).toMatch(/costs 0\.90 ms: three round trips.*The next lever is/)
+    expect(explanations(figures).find((line) => line.startsWith('Node CPU per vote'))).toMatch(/costs 0\.90 ms: three round trips.*the next lever is/)
   })
 })
