@@ -54,13 +54,10 @@ export function createDatabase ({ url, poolSize, timeoutMs }: DatabaseOptions): 
     // a request gets 503 at once.
     queueLimit: poolSize * QUEUE_PER_CONNECTION
   })
-  // Dates are UTC on both sides, so CURRENT_TIMESTAMP(3) and JavaScript dates agree.
-  pool.pool.on('connection', (connection) => {
-    connection.query("SET time_zone = '+00:00'")
-  })
-
   // The liveness pings' own connection, outside the pool, so a ping never waits for a busy
-  // pool; made again after any failure.
+  // pool. It is opened along with the pool's connections, not at the first ping: a ping is
+  // sent when MySQL is slow to answer, the worst moment to add a handshake to its work.
+  // After a failure the next ping opens it again.
   let pingConnection: Promise<mysql.Connection> | null = null
   const dropPingConnection = () => {
     pingConnection?.then((connection) => connection.destroy(), () => {})
@@ -74,6 +71,11 @@ export function createDatabase ({ url, poolSize, timeoutMs }: DatabaseOptions): 
     connecting.catch(() => { if (pingConnection === connecting) pingConnection = null })
     return connecting
   }
+  pool.pool.on('connection', (connection) => {
+    // Dates are UTC on both sides, so CURRENT_TIMESTAMP(3) and JavaScript dates agree.
+    connection.query("SET time_zone = '+00:00'")
+    pingConnection ??= connectForPings()
+  })
   const liveness = new MysqlLiveness({
     ping: async () => {
       pingConnection ??= connectForPings()
@@ -89,8 +91,12 @@ export function createDatabase ({ url, poolSize, timeoutMs }: DatabaseOptions): 
     poolUsage: () => poolUsage(pool),
     close: async () => {
       liveness.stop()
-      dropPingConnection()
-      await pool.end()
+      try {
+        await pool.end()
+      } finally {
+        // After the pool, whose last connections may still open a ping connection.
+        dropPingConnection()
+      }
     }
   }
 }

@@ -7,9 +7,10 @@ import { setImmediate as nextTurn } from 'node:timers/promises'
 // statements run without a deadline of their own while MySQL shows it is alive: another
 // statement finished lately, or else a ping on a connection of its own answers. When MySQL
 // goes quiet for an eighth of the timeout while statements wait, it is pinged; a ping
-// unanswered for the whole timeout means nobody is answering, and every waiting statement
-// fails at once (the caller answers 503): at most about 1.25 timeouts after MySQL fell silent. While MySQL is down, statements fail without waiting, and
-// the pings go on until one is answered. A statement still unanswered after many timeouts
+// unanswered for the whole timeout, while no statement was answered either, means nobody is
+// answering, and every waiting statement fails at once (the caller answers 503): at most
+// about 1.25 timeouts after MySQL fell silent. While MySQL is down, statements fail without
+// waiting, and the pings go on until one is answered. A statement still unanswered after many timeouts
 // while pings pass fails too, as MySQL being busy beyond reason.
 
 const CHECKS_PER_TIMEOUT = 8
@@ -96,12 +97,15 @@ export class MysqlLiveness {
 
   private async probe (): Promise<void> {
     this.pinging = true
+    const startedAt = Date.now()
     try {
       await this.answered(this.options.ping(), this.options.timeoutMs)
       this.lastAnswer = Date.now()
       this.down = null
     } catch (error) {
       this.options.resetPing()
+      // A statement answered while the ping waited: MySQL is busy, not silent.
+      if (this.lastAnswer >= startedAt) return
       this.down = new MysqlUnavailableError('MYSQL_NO_ANSWER', `mysql: no answer within ${this.options.timeoutMs} ms`, { cause: error })
       for (const entry of this.waiting) entry.fail(this.down)
       this.waiting.clear()

@@ -143,6 +143,21 @@ describe('dependency outages', () => {
     }
   })
 
+  it('opens the liveness ping\'s connection along with the pool\'s, not when MySQL is already slow', async () => {
+    const proxy = await new SocketProxy(hostAndPort(inject('databaseUrl'))).start()
+    const databaseUrl = new URL(inject('databaseUrl'))
+    databaseUrl.host = `127.0.0.1:${proxy.port}`
+    const instance = await build({ DATABASE_URL: databaseUrl.toString(), DATABASE_POOL_SIZE: '1' })
+    try {
+      expect((await instance.inject({ method: 'GET', url: '/api/polls?limit=5' })).statusCode).toBe(200)
+      // The pool's one connection, and the ping's.
+      await expect.poll(() => proxy.connections).toBe(2)
+    } finally {
+      await instance.close()
+      await proxy.stop()
+    }
+  })
+
   it('MySQL slow but answering (ballots waiting seconds for a row lock): every vote 201 and counted, no 503', async () => {
     const poll = await createPoll(app, user)
     const voters = await Promise.all(Array.from({ length: 30 }, () => registerAndLogin(app, 'slowv')))

@@ -40,6 +40,11 @@ export class SocketProxy {
     return this
   }
 
+  // Connections open through the proxy.
+  get connections (): number {
+    return this.pairs.size
+  }
+
   async cut (): Promise<void> {
     const server = this.server
     this.server = null
