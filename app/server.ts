@@ -1,5 +1,5 @@
-// The process: arguments, the socket or port, the metrics listener, signals and graceful
-// shutdown. Everything else is built by buildApp, which the tests use too.
+// The process: arguments, the socket or port, the metrics listener, idle memory, signals and
+// graceful shutdown. Everything else is built by buildApp, which the tests use too.
 import { once } from 'node:events'
 import { chmod, lstat, unlink } from 'node:fs/promises'
 import { createServer } from 'node:http'
@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { type App, buildApp } from './app.js'
 import { ConfigError, loadConfig } from './config.js'
+import { IDLE_CHECK_MS, releaseMemoryWhenIdle } from './idle-memory.js'
 
 type Listen = { socket: string } | { port: number, host: string }
 
@@ -85,10 +86,13 @@ async function main (): Promise<void> {
     await app.listen({ port: listen.port, host: listen.host, backlog: 4096 })
   }
 
+  const idleMemory = releaseMemoryWhenIdle({ everyMs: IDLE_CHECK_MS, log: app.log })
+
   let stopping = false
   const stop = async (signal: string) => {
     if (stopping) return
     stopping = true
+    idleMemory.stop()
     app.log.info({ signal }, 'shutting down: finishing in-flight requests')
     const deadline = setTimeout(() => {
       app.log.error('in-flight requests did not finish within SHUTDOWN_TIMEOUT_MS; exiting anyway')
