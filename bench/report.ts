@@ -160,9 +160,9 @@ export function explanations (report: Report): string[] {
   }
   const afterLoad = report.cost.afterLoadRssMb ?? []
   if (unmet.has('largest replica RSS after every load run')) {
-    out.push(`replica memory: resident sets of ${mb(afterLoad)} after the load runs (${mb(report.cost.loadedFileBackedMb)} of them file-backed under ` +
-      'load: mostly the Node.js binary\'s code, shared between replicas in the page cache but counted in each). The rest is the V8 heap, ' +
-      'which keeps what it grew under load, and native memory.' +
+    out.push(`replica memory: resident sets of ${mb(afterLoad)} after the load runs and a moment idle (${mb(report.cost.loadedFileBackedMb)} of them file-backed under ` +
+      'load: mostly the Node.js binary\'s code, shared between replicas in the page cache but counted in each). The rest is the V8 heap ' +
+      'left after the collection an idle replica runs to give back what the load grew (app/idle-memory.ts), and native memory.' +
       (report.memorySweep?.length ? ' The memory sweep below shows what V8\'s settings can take away, and at what cost in throughput.' : ''))
   }
   return out
@@ -237,7 +237,7 @@ export function renderMarkdown (report: Report): string {
     `- App image: ${fixed(cost.appImageMb ?? 0)} MB`,
     `- Replica RSS idle: ${mb(cost.idleRssMb)}`,
     `- Replica RSS under read load: ${mb(cost.loadedRssMb)} (file-backed: ${mb(cost.loadedFileBackedMb)})`,
-    `- Replica RSS after every load run: ${mb(cost.afterLoadRssMb)}`,
+    `- Replica RSS after every load run and a moment idle: ${mb(cost.afterLoadRssMb)}`,
     `- The stack's memory then (anonymous memory of each service's containers, from their cgroups): ${fixed(stackMemory)} MB in all; ` +
       Object.entries(cost.memoryMbByGroup ?? {}).sort((a, b) => b[1] - a[1]).map(([group, value]) => `${group} ${fixed(value)} MB`).join(', '),
     `- A crashed replica healthy again after: ${fixed(cost.crashRecoverySeconds ?? 0)} s`,
@@ -254,7 +254,7 @@ function renderMemorySweep (sweep: NonNullable<Report['memorySweep']>): string[]
   const within = sweep.filter((row) => row.errors === 0 && row.readPerSecond >= 0.9 * image!.readPerSecond && row.votePerSecond >= 0.9 * image!.votePerSecond)
   const lowest = within.reduce((best, row) => (row.rssMb < best.rssMb ? row : best), image!)
   return ['## Memory against V8 settings', '',
-    'One replica, recreated with each setting, then reads and ballots from inside nginx\'s network namespace; its resident set after them. ' +
+    'One replica, recreated with each setting, then reads and ballots from inside nginx\'s network namespace; its resident set after them and a moment idle. ' +
       `Lowest within 10 % of the image's throughput: ${fixed(lowest.rssMb)} MB with \`${lowest.nodeOptions}\`.`, '',
     '| NODE_OPTIONS | RSS after | read/s | vote/s | errors |', '| --- | --- | --- | --- | --- |',
     ...sweep.map((row, i) => `| \`${row.nodeOptions}\`${i === 0 ? ' (the image\'s)' : ''} | ${fixed(row.rssMb)} MB | ${fixed(row.readPerSecond, 0)} (${fixed(pct(row.readPerSecond, image!.readPerSecond), 0)} %) | ` +

@@ -11,6 +11,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { IDLE_CHECK_MS } from '../app/idle-memory.js'
 import { requireCommands } from '../support/commands.js'
 import { composeProject, docker, inspect, runningHealthySince } from '../support/docker.js'
 import { run } from '../support/run.js'
@@ -61,8 +62,18 @@ async function secondsUntilBackHealthy (containerId: string, kill: () => Promise
   return (Date.now() - killedAt) / 1000
 }
 
-async function scale (replicas: number): Promise<void> {
-  await compose(['up', '-d', '--no-build', '--scale', `app=${replicas}`])
+// Resident sets are read once the replicas have been idle this long: past two of their idle
+// checks, each replica has given back the heap the last load grew (app/idle-memory.ts).
+const IDLE_SETTLE_MS = 2.5 * IDLE_CHECK_MS
+
+async function idleReplicaRssMb (): Promise<{ rss: number[], fileBacked: number[] }> {
+  await sleep(IDLE_SETTLE_MS)
+  return await replicaRssMb()
+}
+
+// With `fresh`, the replicas are recreated even when their settings did not change.
+async function scale (replicas: number, { fresh = false } = {}): Promise<void> {
+  await compose(['up', '-d', '--no-build', '--scale', `app=${replicas}`, ...(fresh ? ['--force-recreate', '--no-deps', 'app'] : [])])
   await waitStackHealthy(replicas)
   // nginx's watcher picks new sockets up within about a second.
   await sleep(2500)
@@ -286,7 +297,7 @@ async function main (): Promise<void> {
   for (const replicas of [1, 4]) {
     log(`${replicas} replica(s)`)
     await scale(replicas)
-    if (replicas === 4) cost.idleRssMb = (await replicaRssMb()).rss
+    if (replicas === 4) cost.idleRssMb = (await idleReplicaRssMb()).rss
     for (const via of VIAS) {
       log(`${replicas} replica(s), ${via}`)
       runs.push(toRun('static', replicas, via, await wrk(via, ['get', '/bench/static.txt'])))
@@ -357,7 +368,7 @@ async function main (): Promise<void> {
   runs.push({ scenario: 'raw-insert', replicas: 0, via: 'inside', requestsPerSecond: raw.result.rate, requests: raw.result.rows, errors: 0, p50Ms: 0, p99Ms: 0, maxMs: 0, generatorCores: 0, machineCores: raw.machineCores, cpuMsPerRequest: perRequestMs(raw.cpuSeconds, raw.result.rows) })
 
   // Before the recovery and deploy steps below replace replicas with fresh ones.
-  cost.afterLoadRssMb = (await replicaRssMb()).rss
+  cost.afterLoadRssMb = (await idleReplicaRssMb()).rss
   cost.memoryMbByGroup = {}
   for (const { group, id } of await trackedOf(PROJECT)) {
     if (group !== 'docker-proxy') cost.memoryMbByGroup[group] = (cost.memoryMbByGroup[group] ?? 0) + containerMemoryMb(id)
@@ -370,11 +381,13 @@ async function main (): Promise<void> {
   const memorySweep: Report['memorySweep'] = []
   for (const nodeOptions of [imageNodeOptions, ...NODE_OPTIONS_TRIED]) {
     stackEnv.BENCH_NODE_OPTIONS = nodeOptions
-    await scale(1)
+    // A new replica for every setting, the image's too: the one that served the load runs
+    // above would carry what they left behind into the comparison.
+    await scale(1, { fresh: true })
     await wrk('inside', ['get', readPath], 2)
     const read = toRun('read', 1, 'inside', await wrk('inside', ['get', readPath]))
     const vote = await castVotes(1, 'inside', voteBudget / 4)
-    memorySweep.push({ nodeOptions, rssMb: (await replicaRssMb()).rss[0]!, readPerSecond: read.requestsPerSecond, votePerSecond: vote.requestsPerSecond, errors: read.errors + vote.errors })
+    memorySweep.push({ nodeOptions, rssMb: (await idleReplicaRssMb()).rss[0]!, readPerSecond: read.requestsPerSecond, votePerSecond: vote.requestsPerSecond, errors: read.errors + vote.errors })
   }
   delete stackEnv.BENCH_NODE_OPTIONS
   await scale(4)
