@@ -2,6 +2,9 @@ import { describe, expect, inject, it } from 'vitest'
 import { docker } from '../support/docker.js'
 import { containerOf, containers, stack } from './stack.js'
 
+// What a command that exited non-zero printed (redis-cli does so on an error reply).
+const outputOfFailed = (error: { stdout?: string, stderr?: string }) => `${error.stdout ?? ''}${error.stderr ?? ''}`
+
 interface Inspect {
   Config: { User: string, Image: string }
   HostConfig: { ReadonlyRootfs: boolean, CapDrop: string[] | null, CapAdd: string[] | null, SecurityOpt: string[] | null, RestartPolicy: { Name: string }, NetworkMode: string, PortBindings: Record<string, unknown> | null }
@@ -72,9 +75,8 @@ describe('the containers', () => {
     // A container of the test's own where a compromised one would be: on the back network.
     const { name } = inject('stackProject')
     const redisImage = (await inspect('redis')).Config.Image
-    // redis-cli's output either way: it exits non-zero on an error reply.
     const asStranger = (...command: string[]) => docker(['run', '--rm', '--network', `${name}_back`, '--entrypoint', 'redis-cli', redisImage, '-h', 'redis', ...command])
-      .catch((error: { stdout?: string, stderr?: string }) => `${error.stdout ?? ''}${error.stderr ?? ''}`)
+      .catch(outputOfFailed)
     expect((await asStranger('PING')).trim()).toBe('PONG')
     for (const command of [['KEYS', '*'], ['GET', 'session:anything'], ['SCAN', '0'], ['CONFIG', 'GET', '*']]) {
       expect(await asStranger(...command), command.join(' ')).toMatch(/NOPERM|NOAUTH/)
@@ -98,7 +100,7 @@ describe('the containers', () => {
       expect(overTcp, replica.ID).toEqual([])
     }
     const withoutPassword = await stack(['exec', '-T', 'redis', 'redis-cli', '-s', '/run/redis/redis.sock', 'GET', 'session:anything'])
-      .catch((error: { stdout?: string, stderr?: string }) => `${error.stdout ?? ''}${error.stderr ?? ''}`)
+      .catch(outputOfFailed)
     expect(withoutPassword).toMatch(/NOPERM|NOAUTH/)
   })
 
