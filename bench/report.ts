@@ -121,7 +121,12 @@ export function explanations (report: Report): string[] {
   if (vote4 && read4 && unmet.has('Node CPU per vote / per cached read (4 replicas)')) {
     const profile = report.voteProfile
     const share = (names: string[]) => fixed(100 * (profile?.byFunction ?? []).filter((f) => names.some((name) => f.name.startsWith(name))).reduce((sum, f) => sum + f.share, 0))
-    const areaShare = (name: string) => fixed(100 * (profile?.byArea.find((area) => area.name === name)?.share ?? 0))
+    // An area outside the profile's top list took less than the last one listed.
+    const areaShare = (name: string) => {
+      const areas = profile?.byArea ?? []
+      const area = areas.find((candidate) => candidate.name === name)
+      return area ? fixed(100 * area.share) : `under ${fixed(100 * (areas.at(-1)?.share ?? 0))}`
+    }
     out.push(`Node CPU per vote: a cached read of a poll by an anonymous client costs a replica ${fixed(appCpuMs(read4), 2)} ms: one HTTP request ` +
       'parsed and answered from the instance\'s cache, with no round trip to MySQL or Redis. A vote costs ' +
       `${fixed(appCpuMs(vote4), 2)} ms: three round trips (the session read from Redis; the ballot's transaction sent to MySQL as one ` +

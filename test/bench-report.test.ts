@@ -41,4 +41,15 @@ describe('the bench report', () => {
     expect(targets(figures).find((t) => t.name.startsWith('Node CPU per vote'))).toMatchObject({ value: '4.5x (0.90 vs 0.20 ms)', met: false })
     expect(explanations(figures).find((line) => line.startsWith('Node CPU per vote'))).toMatch(/costs 0\.90 ms: three round trips.*the next lever is/)
   })
+
+  it('gives a profile\'s share for an area it lists, and a bound for one below its list', () => {
+    const figures = {
+      ...report([measured('read', 'published', { cpuMsPerRequest: { app: 0.2 } }), measured('vote', 'published', { cpuMsPerRequest: { app: 0.9 } })]),
+      voteProfile: { sampledMs: 1000, byArea: [{ name: 'mysql2', share: 0.05 }, { name: 'ioredis', share: 0.012 }], byFunction: [{ name: 'writeUtf8String (native)', share: 0.2 }] }
+    }
+    const explained = explanations(figures).find((line) => line.startsWith('Node CPU per vote'))
+    expect(explained).toMatch(/20\.0 % of its busy time in writes to sockets/)
+    expect(explained).toMatch(/under 1\.2 % in drizzle-orm/)
+    expect(explained).toMatch(/5\.0 % in mysql2/)
+  })
 })
