@@ -52,4 +52,18 @@ describe('the bench report', () => {
     expect(explained).toMatch(/under 1\.2 % in drizzle-orm/)
     expect(explained).toMatch(/5\.0 % in mysql2/)
   })
+
+  it('names the next lever for a replica\'s memory from the sweep: a V8 setting if one reaches the target, else what the heap holds', () => {
+    const memory = (sweep: NonNullable<Report['memorySweep']>) => explanations({
+      ...report([]),
+      cost: { afterLoadRssMb: [139, 124], loadedFileBackedMb: [55, 54], idleRssMb: [97, 96] },
+      memorySweep: sweep
+    }).find((line) => line.startsWith('replica memory'))
+    const image = { nodeOptions: '--max-semi-space-size=16', rssMb: 132, readPerSecond: 9000, votePerSecond: 800, errors: 0 }
+    // 8 MB less at 95 % of the throughput; 20 MB less, but at 60 % of the ballots.
+    const heapBound = memory([image, { ...image, nodeOptions: 'a', rssMb: 124, readPerSecond: 8600 }, { ...image, nodeOptions: 'b', rssMb: 112, votePerSecond: 480 }])
+    expect(heapBound).toMatch(/139\.0 MB, 124\.0 MB after the load runs.*A new replica idles at 96\.0 MB\. .*V8's settings take 8\.0 MB off a replica.*the next lever is what the heap holds/)
+    const settingBound = memory([image, { ...image, nodeOptions: '--max-semi-space-size=4', rssMb: 118, readPerSecond: 8200 }])
+    expect(settingBound).toMatch(/reaches 118\.0 MB with `--max-semi-space-size=4` within 10 % of the image's throughput: that setting is the next lever/)
+  })
 })
