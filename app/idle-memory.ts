@@ -4,7 +4,7 @@ import { getHeapStatistics } from 'node:v8'
 
 // V8 keeps the heap it grew at start and under load: with no allocation there is no
 // collection, so the young generation and emptied old-space pages stay resident however long
-// the process then idles (a replica after 2,000 ballots: 211 MB, unchanged minutes later).
+// the process then idles (a replica after 2,000 ballots: 211 MB, unchanged 80 s later).
 // Its ordinary full collection (global.gc) does not give them back either; the
 // memory-reducing one the DevTools protocol asks for does (that replica: 138 MB). So once
 // the event loop is nearly idle and the heap has grown since the last such collection, one

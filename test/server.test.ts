@@ -215,6 +215,19 @@ describe('the server process', () => {
     expect(await server.exited, server.output()).toBe(0)
   })
 
+  it('once idle, gives back the heap its start grew', async () => {
+    const socketPath = join(mkdtempSync(join(tmpdir(), 'polls-sock-')), 'app.sock')
+    const server = start(['--socket', socketPath], testEnv({ LOG_LEVEL: 'info' }))
+    await waitUntilServing(server, { socketPath })
+    // The first idle check comes 10 s after the start.
+    const released = () => server.output().split('\n').filter((line) => line.includes('idle: returned unused heap memory'))
+    await expect.poll(released, { timeout: 30_000, interval: 500 }).toHaveLength(1)
+    const { heapBeforeMb, heapAfterMb } = JSON.parse(released()[0]!) as { heapBeforeMb: number, heapAfterMb: number }
+    expect(heapAfterMb).toBeLessThan(heapBeforeMb)
+    server.child.kill('SIGTERM')
+    expect(await server.exited, server.output()).toBe(0)
+  })
+
   it('npm run dev: serves on 127.0.0.1 with settings from the environment (and .env, if there), restarting on a change', async () => {
     const dev = start([], testEnv({ PORT: '0', HOME: process.env.HOME ?? '/root', LOG_LEVEL: 'info' }), ['npm', 'run', 'dev'])
     const ports = () => [...dev.output().matchAll(/Server listening at http:\/\/127\.0\.0\.1:(\d+)/g)].map((match) => Number(match[1]))
