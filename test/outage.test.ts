@@ -18,12 +18,19 @@ let user: TestUser
 // minutes; nginx after 60 s).
 const FAST_MS = 5000
 
-beforeAll(async () => {
-  mysqlProxy = await new SocketProxy(hostAndPort(inject('databaseUrl'))).start()
-  redisProxy = await new SocketProxy(hostAndPort(inject('redisUrl'))).start()
+// An instance whose MySQL is reached through a proxy of its own.
+async function buildBehindMysqlProxy (settings: Record<string, string> = {}): Promise<{ instance: App, proxy: SocketProxy }> {
+  const proxy = await new SocketProxy(hostAndPort(inject('databaseUrl'))).start()
   const databaseUrl = new URL(inject('databaseUrl'))
-  databaseUrl.host = `127.0.0.1:${mysqlProxy.port}`
-  app = await build({ DATABASE_URL: databaseUrl.toString(), REDIS_URL: `redis://127.0.0.1:${redisProxy.port}` })
+  databaseUrl.host = `127.0.0.1:${proxy.port}`
+  return { instance: await build({ DATABASE_URL: databaseUrl.toString(), ...settings }), proxy }
+}
+
+beforeAll(async () => {
+  redisProxy = await new SocketProxy(hostAndPort(inject('redisUrl'))).start()
+  const behindProxies = await buildBehindMysqlProxy({ REDIS_URL: `redis://127.0.0.1:${redisProxy.port}` })
+  app = behindProxies.instance
+  mysqlProxy = behindProxies.proxy
   user = await registerAndLogin(app, 'outage')
 })
 afterAll(async () => {
@@ -122,10 +129,7 @@ describe('dependency outages', () => {
   it('MySQL stalled: 100 requests at once on one instance all get 503 within twice DEPENDENCY_TIMEOUT_MS', async () => {
     // An instance and proxy of its own, with a 2 s timeout: the 4 s bound leaves a busy
     // machine room, yet waiting in turn for the 10 pooled connections would take 20 s.
-    const proxy = await new SocketProxy(hostAndPort(inject('databaseUrl'))).start()
-    const databaseUrl = new URL(inject('databaseUrl'))
-    databaseUrl.host = `127.0.0.1:${proxy.port}`
-    const instance = await build({ DATABASE_URL: databaseUrl.toString(), DEPENDENCY_TIMEOUT_MS: '2000' })
+    const { instance, proxy } = await buildBehindMysqlProxy({ DEPENDENCY_TIMEOUT_MS: '2000' })
     try {
       expect((await instance.inject({ method: 'GET', url: '/api/polls?limit=5' })).statusCode).toBe(200)
       proxy.stall()
@@ -144,10 +148,7 @@ describe('dependency outages', () => {
   })
 
   it('opens the liveness ping\'s connection along with the pool\'s, not when MySQL is already slow', async () => {
-    const proxy = await new SocketProxy(hostAndPort(inject('databaseUrl'))).start()
-    const databaseUrl = new URL(inject('databaseUrl'))
-    databaseUrl.host = `127.0.0.1:${proxy.port}`
-    const instance = await build({ DATABASE_URL: databaseUrl.toString(), DATABASE_POOL_SIZE: '1' })
+    const { instance, proxy } = await buildBehindMysqlProxy({ DATABASE_POOL_SIZE: '1' })
     try {
       expect((await instance.inject({ method: 'GET', url: '/api/polls?limit=5' })).statusCode).toBe(200)
       // The pool's one connection, and the ping's.
